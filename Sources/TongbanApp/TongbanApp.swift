@@ -1,0 +1,58 @@
+import Catalogue
+import Fluent
+import Foundation
+import Identity
+import SQLKit
+import TongbanCore
+import Vapor
+import Web
+
+/// The composition root: configuration → database → core middleware → modules in dependency order.
+public enum TongbanApp {
+    /// Every module, in dependency order. A new capability is a new module plus one line here.
+    public static let modules: [any TongbanModule] = [WebModule(), IdentityModule(), CatalogueModule()]
+
+    public static let version = "0.1.0"
+
+    /// Configures `app` completely (does not migrate).
+    public static func configure(_ app: Application, config: TongbanConfig, database: DatabaseLocation) throws {
+        app.tongbanConfig = config
+        app.directory = DirectoryConfiguration(workingDirectory: workingDirectory())
+        app.directory.viewsDirectory = WebModule.resourcesDirectory() + "Views/"
+        app.routes.defaultMaxBodySize = config.maxBodySize
+        app.http.server.configuration.serverName = "tongban"
+        try database.configure(app)
+
+        app.middleware = Middlewares()
+        app.middleware.use(RequestIDMiddleware())
+        app.middleware.use(HTTPMetricsMiddleware(metrics: app.metricsRegistry))
+        app.middleware.use(RouteLoggingMiddleware(logLevel: .info))
+        app.middleware.use(ProblemMiddleware(pageRenderer: WebModule.errorPageRenderer))
+        app.middleware.use(PreferencesMiddleware())
+
+        for module in modules {
+            app.migrations.add(module.migrations)
+        }
+        for module in modules {
+            try module.boot(app)
+        }
+        OperationsRoutes.register(app)
+    }
+
+    /// Loads every module's demo data (idempotent), reporting progress.
+    public static func loadDemo(_ app: Application, options: DemoOptions) async throws {
+        for module in modules {
+            try await module.seedDemo(on: app, options: options)
+        }
+    }
+
+    /// Names of the migrations this build knows, in order.
+    public static func migrationNames() -> [String] {
+        modules.flatMap { $0.migrations.map(\.name) }
+    }
+
+    static func workingDirectory() -> String {
+        let resources = WebModule.resourcesDirectory()
+        return URL(fileURLWithPath: resources).deletingLastPathComponent().path + "/"
+    }
+}

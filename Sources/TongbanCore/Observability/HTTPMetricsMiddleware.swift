@@ -1,0 +1,69 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+import Vapor
+
+/// The application's Prometheus registry; `/metrics` renders it.
+public final class MetricsRegistry: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let factory: PrometheusMetricsFactory
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .seconds(2.5), .seconds(5),
+        ]
+        self.factory = factory
+    }
+
+    /// Prometheus text exposition format.
+    public func render() -> String { registry.emitToString() }
+}
+
+extension Application {
+    private struct MetricsKey: StorageKey { typealias Value = MetricsRegistry }
+
+    /// The per-application metrics registry (not the process-global one, so tests stay isolated).
+    public var metricsRegistry: MetricsRegistry {
+        if let existing = storage[MetricsKey.self] { return existing }
+        let created = MetricsRegistry()
+        storage[MetricsKey.self] = created
+        return created
+    }
+}
+
+/// Counts requests and records latencies by method, route pattern and status.
+public struct HTTPMetricsMiddleware: AsyncMiddleware {
+    let metrics: MetricsRegistry
+
+    public init(metrics: MetricsRegistry) { self.metrics = metrics }
+
+    public func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let start = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await next.respond(to: request)
+        } catch {
+            record(request, status: (error as? any AbortError)?.status.code ?? 500, start: start)
+            throw error
+        }
+        record(request, status: response.status.code, start: start)
+        return response
+    }
+
+    func record(_ request: Request, status: UInt, start: ContinuousClock.Instant) {
+        let route =
+            request.route.map { "/" + $0.path.map { $0.description }.joined(separator: "/") } ?? "unmatched"
+        let dimensions = [("method", request.method.rawValue), ("route", route), ("status", String(status))]
+        Counter(label: "http_requests_total", dimensions: dimensions, factory: metrics.factory).increment()
+        let elapsed = ContinuousClock.now - start
+        let nanos = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        Timer(
+            label: "http_request_duration_seconds",
+            dimensions: [("method", request.method.rawValue), ("route", route)], factory: metrics.factory
+        ).recordNanoseconds(nanos)
+    }
+}

@@ -1,0 +1,23 @@
+/// Masking rules for personal identifiers in listings and logs (API.md).
+public enum Masking {
+    /// `110105********002X`: the first 6 and last 4 characters stay.
+    public static func idNumber(_ value: String) -> String {
+        let chars = Array(value)
+        guard chars.count > 10 else { return String(repeating: "*", count: chars.count) }
+        return String(chars.prefix(6)) + String(repeating: "*", count: chars.count - 10) + String(chars.suffix(4))
+    }
+
+    /// `138****5678`: the first 3 and last 4 digits stay.
+    public static func phone(_ value: String) -> String {
+        let chars = Array(value)
+        guard chars.count > 7 else { return String(repeating: "*", count: chars.count) }
+        return String(chars.prefix(3)) + String(repeating: "*", count: chars.count - 7) + String(chars.suffix(4))
+    }
+
+    /// `张*` / `欧阳**`: the family name (first character) stays.
+    public static func name(_ value: String) -> String {
+        let chars = Array(value)
+        guard chars.count > 1 else { return value }
+        return String(chars[0]) + String(repeating: "*", count: chars.count - 1)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Vapor
+
+/// Configuration read once at boot from flags and the environment. Every key is listed in README.md.
+public struct TongbanConfig: Sendable {
+    /// `sqlite://./tongban.sqlite` (default), `sqlite::memory:`, `sqlite:///abs/path`, or `postgres://…`.
+    public var databaseURL: String
+    /// bcrypt work factor (`TONGBAN_BCRYPT_COST`, default 12; tests use 4).
+    public var bcryptCost: Int
+    /// HMAC secret for access tokens (`TONGBAN_JWT_SECRET`); when absent a random one is kept in the database.
+    public var jwtSecret: String?
+    /// Access-token lifetime in seconds (`TONGBAN_ACCESS_TOKEN_TTL`, default 900).
+    public var accessTokenTTL: Int
+    /// Refresh-token lifetime in seconds (`TONGBAN_REFRESH_TOKEN_TTL`, default 30 days).
+    public var refreshTokenTTL: Int
+    /// Consecutive failures before an account is locked (`TONGBAN_LOCKOUT_THRESHOLD`, default 5).
+    public var lockoutThreshold: Int
+    /// Lock duration in seconds (`TONGBAN_LOCKOUT_SECONDS`, default 900).
+    public var lockoutSeconds: Int
+    /// Failed logins allowed per client IP per minute (`TONGBAN_LOGIN_IP_LIMIT`, default 50).
+    public var loginFailuresPerIPPerMinute: Int
+    /// Whether session cookies carry `Secure` (`TONGBAN_COOKIE_SECURE`; default: true unless serving on loopback).
+    public var cookieSecure: Bool
+    /// Largest accepted request body (`TONGBAN_MAX_BODY`, default `1mb`).
+    public var maxBodySize: ByteCount
+    /// `json` (default) or `text` log lines (`TONGBAN_LOG_FORMAT`).
+    public var logFormat: String
+    /// Where files live (`TONGBAN_DATA_DIR`, default `./data`).
+    public var dataDirectory: String
+
+    public init(
+        databaseURL: String = "sqlite://./tongban.sqlite", bcryptCost: Int = 12, jwtSecret: String? = nil,
+        accessTokenTTL: Int = 900, refreshTokenTTL: Int = 30 * 24 * 3600, lockoutThreshold: Int = 5,
+        lockoutSeconds: Int = 900, loginFailuresPerIPPerMinute: Int = 50, cookieSecure: Bool = true,
+        maxBodySize: ByteCount = "1mb", logFormat: String = "json", dataDirectory: String = "./data"
+    ) {
+        self.databaseURL = databaseURL
+        self.bcryptCost = bcryptCost
+        self.jwtSecret = jwtSecret
+        self.accessTokenTTL = accessTokenTTL
+        self.refreshTokenTTL = refreshTokenTTL
+        self.lockoutThreshold = lockoutThreshold
+        self.lockoutSeconds = lockoutSeconds
+        self.loginFailuresPerIPPerMinute = loginFailuresPerIPPerMinute
+        self.cookieSecure = cookieSecure
+        self.maxBodySize = maxBodySize
+        self.logFormat = logFormat
+        self.dataDirectory = dataDirectory
+    }
+
+    public struct InvalidSetting: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads the environment; `databaseURL` (from a flag) wins over `DATABASE_URL`.
+    public static func fromEnvironment(
+        databaseURL flag: String? = nil, host: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> TongbanConfig {
+        var config = TongbanConfig()
+        config.databaseURL = flag ?? environment["DATABASE_URL"] ?? config.databaseURL
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let raw = environment[key] else { return nil }
+            guard let value = Int(raw), range.contains(value) else {
+                throw InvalidSetting(description: "\(key) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        config.bcryptCost = try int("TONGBAN_BCRYPT_COST", 4...31) ?? config.bcryptCost
+        config.accessTokenTTL = try int("TONGBAN_ACCESS_TOKEN_TTL", 30...86_400) ?? config.accessTokenTTL
+        config.refreshTokenTTL = try int("TONGBAN_REFRESH_TOKEN_TTL", 60...31_536_000) ?? config.refreshTokenTTL
+        config.lockoutThreshold = try int("TONGBAN_LOCKOUT_THRESHOLD", 1...100) ?? config.lockoutThreshold
+        config.lockoutSeconds = try int("TONGBAN_LOCKOUT_SECONDS", 1...86_400) ?? config.lockoutSeconds
+        config.loginFailuresPerIPPerMinute =
+            try int("TONGBAN_LOGIN_IP_LIMIT", 1...1_000_000) ?? config.loginFailuresPerIPPerMinute
+        if let secret = environment["TONGBAN_JWT_SECRET"] {
+            guard secret.utf8.count >= 32 else {
+                throw InvalidSetting(description: "TONGBAN_JWT_SECRET must be at least 32 bytes")
+            }
+            config.jwtSecret = secret
+        }
+        let loopback = ["127.0.0.1", "localhost", "::1"].contains(host ?? "127.0.0.1")
+        switch environment["TONGBAN_COOKIE_SECURE"]?.lowercased() {
+        case nil, "": config.cookieSecure = !loopback
+        case "1", "true", "yes": config.cookieSecure = true
+        case "0", "false", "no": config.cookieSecure = false
+        default: throw InvalidSetting(description: "TONGBAN_COOKIE_SECURE must be true or false")
+        }
+        if let raw = environment["TONGBAN_MAX_BODY"] {
+            let lower = raw.lowercased()
+            guard lower.hasSuffix("kb") || lower.hasSuffix("mb") || lower.hasSuffix("gb") || Int(lower) != nil else {
+                throw InvalidSetting(description: "TONGBAN_MAX_BODY must look like 512kb, 1mb or a byte count")
+            }
+            config.maxBodySize = ByteCount(stringLiteral: lower)
+        }
+        if let format = environment["TONGBAN_LOG_FORMAT"] {
+            guard ["json", "text"].contains(format) else {
+                throw InvalidSetting(description: "TONGBAN_LOG_FORMAT must be json or text")
+            }
+            config.logFormat = format
+        }
+        config.dataDirectory = environment["TONGBAN_DATA_DIR"] ?? config.dataDirectory
+        return config
+    }
+}
+
+extension Application {
+    private struct ConfigKey: StorageKey { typealias Value = TongbanConfig }
+
+    public var tongbanConfig: TongbanConfig {
+        get { storage[ConfigKey.self] ?? TongbanConfig() }
+        set { storage[ConfigKey.self] = newValue }
+    }
+}

@@ -1,0 +1,69 @@
+import Fluent
+import FluentPostgresDriver
+import FluentSQLiteDriver
+import Foundation
+import SQLKit
+import TongbanApp
+import TongbanCore
+import Vapor
+import VaporTesting
+
+/// Which database the suite runs on: in-memory SQLite by default, PostgreSQL when `TEST_DATABASE_URL`
+/// is set (each test in its own schema, dropped afterwards).
+public enum TestDatabase {
+    public static var url: String? {
+        let value = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"]
+        return (value?.isEmpty ?? true) ? nil : value
+    }
+
+    public static var isPostgres: Bool { url?.hasPrefix("postgres") ?? false }
+}
+
+extension DatabaseID {
+    static let bootstrap = DatabaseID(string: "bootstrap")
+}
+
+/// Runs `body` with a fully configured, migrated application on a fresh database, then tears it down.
+/// `demo: true` loads the demo data first.
+public func withTestApp(
+    demo: Bool = false, config: TongbanConfig? = nil, _ body: (Application) async throws -> Void
+) async throws {
+    let app = try await Application.make(.testing)
+    app.logger.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"] ?? "warning") ?? .warning
+    var settings = config ?? TongbanConfig(databaseURL: "sqlite::memory:", bcryptCost: 4, cookieSecure: false)
+    settings.bcryptCost = min(settings.bcryptCost, 4)
+    var schema: String?
+    do {
+        if let url = TestDatabase.url, TestDatabase.isPostgres {
+            let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+            schema = name
+            let base = try SQLPostgresConfiguration(url: url)
+            app.databases.use(.postgres(configuration: base, maxConnectionsPerEventLoop: 1), as: .bootstrap, isDefault: false)
+            guard let admin = app.db(.bootstrap) as? any SQLDatabase else { throw Abort(.internalServerError) }
+            try await admin.raw(
+                "DO $$ BEGIN PERFORM pg_advisory_xact_lock(4242); CREATE EXTENSION IF NOT EXISTS pg_trgm; END $$"
+            ).run()
+            try await admin.raw(SQLQueryString("CREATE SCHEMA " + name)).run()
+            settings.databaseURL = url
+            try TongbanApp.configure(app, config: settings, database: .postgres(url, searchPath: [name, "public"]))
+        } else {
+            try TongbanApp.configure(app, config: settings, database: .sqliteMemory)
+        }
+        try await app.autoMigrate()
+        if demo {
+            try await TongbanApp.loadDemo(app, options: DemoOptions())
+        }
+        try await body(app)
+    } catch {
+        await teardown(app, schema: schema)
+        throw error
+    }
+    await teardown(app, schema: schema)
+}
+
+private func teardown(_ app: Application, schema: String?) async {
+    if let schema, let admin = app.db(.bootstrap) as? any SQLDatabase {
+        try? await admin.raw(SQLQueryString("DROP SCHEMA IF EXISTS " + schema + " CASCADE")).run()
+    }
+    try? await app.asyncShutdown()
+}

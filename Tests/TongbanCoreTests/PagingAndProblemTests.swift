@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import TongbanCore
+
+@Suite("Paging, problems and OpenAPI documents")
+struct PagingAndProblemTests {
+    struct Item: Codable, Sendable, Equatable { var n: Int }
+
+    @Test func page_withMoreRows_hasCursorThatDecodesToNextOffset() throws {
+        let paging = Paging(limit: 2, offset: 4)
+        let page = paging.page([Item(n: 1), Item(n: 2), Item(n: 3)])
+        #expect(page.items == [Item(n: 1), Item(n: 2)])
+        let cursor = try #require(page.nextCursor)
+        #expect(!cursor.contains("4"), "cursor should be opaque")
+    }
+
+    @Test func lastPage_encodesNullCursor() throws {
+        let page = Paging(limit: 5, offset: 0).page([Item(n: 1)])
+        let json = String(decoding: try JSONEncoder().encode(page), as: UTF8.self)
+        #expect(json.contains("\"nextCursor\":null"))
+    }
+
+    @Test func fieldErrors_collectsEverything() {
+        var errors = FieldErrors()
+        errors.check(false, "a", "bad")
+        errors.check(true, "b", "fine")
+        errors.add("c", "bad too")
+        #expect(errors.errors.map(\.field) == ["a", "c"])
+        #expect(throws: Problem.self) { try errors.throwIfAny() }
+    }
+
+    @Test func problemDefaults() {
+        let problem = Problem(.locked)
+        #expect(problem.type == "/problems/locked")
+        #expect(problem.title == "Locked")
+    }
+
+    @Test func openAPIDocument_listsOperationsAndPathParameters() throws {
+        let docs = APIDocumentation()
+        docs.add(APIOperation(.GET, "/api/v1/things/{id}", summary: "A thing", tag: "t", problems: [404]))
+        let document = docs.document(version: "1")
+        #expect(document["openapi"]?.stringValue == "3.1.0")
+        let operation = try #require(document["paths"]?["/api/v1/things/{id}"]?["get"])
+        #expect(operation["operationId"]?.stringValue == "getThingsId")
+        #expect(docs.documents(method: .GET, path: "/api/v1/things/{id}"))
+        #expect(!docs.documents(method: .POST, path: "/api/v1/things/{id}"))
+    }
+
+    @Test func config_rejectsBadEnvironmentValues() {
+        #expect(throws: TongbanConfig.InvalidSetting.self) {
+            try TongbanConfig.fromEnvironment(environment: ["TONGBAN_BCRYPT_COST": "99"])
+        }
+        #expect(throws: TongbanConfig.InvalidSetting.self) {
+            try TongbanConfig.fromEnvironment(environment: ["TONGBAN_JWT_SECRET": "short"])
+        }
+        let config = try? TongbanConfig.fromEnvironment(
+            host: "0.0.0.0", environment: ["DATABASE_URL": "sqlite::memory:", "TONGBAN_LOGIN_IP_LIMIT": "7"])
+        #expect(config?.databaseURL == "sqlite::memory:")
+        #expect(config?.loginFailuresPerIPPerMinute == 7)
+        #expect(config?.cookieSecure == true)
+    }
+}

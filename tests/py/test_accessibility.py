@@ -1,0 +1,287 @@
+"""Accessibility checks of every public page with axe-core, in a real (Debian) Chromium.
+
+Each page is checked in three renderings: standard (zh-CN), elderly mode (set with ?mode=elderly,
+then the page is visited again without the parameter so the remembered cookie is what applies) and
+English (?lang=en). A page fails on any axe violation of impact "serious" or "critical".
+
+Environment: TONGBAN_URL (required), TONGBAN_CHROMIUM (default /usr/bin/chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+import requests
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import sync_playwright
+
+from conftest import HTTP_TIMEOUT, page_login
+
+CHROMIUM = os.environ.get("TONGBAN_CHROMIUM", "/usr/bin/chromium")
+BLOCKING_IMPACTS = ("serious", "critical")
+
+# (id, path template, needs login). {service_id} and {zone} are filled in at run time.
+PAGES = [
+    ("home", "/", False),
+    ("services", "/services", False),
+    ("services-search", "/services?q=许可", False),
+    ("services-zone", "/services?zone={zone}", False),
+    ("service-guide", "/services/{service_id}", False),
+    ("zones", "/zones", False),
+    ("login", "/login", False),
+    ("register", "/register", False),
+    ("me", "/me", True),
+    ("about-accessibility", "/about/accessibility", False),
+]
+MODES = ("standard", "elderly", "en")
+
+_axe = Axe()
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium (or set TONGBAN_CHROMIUM)", pytrace=False)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def context(browser):
+    # locale zh-CN: Chromium would otherwise send Accept-Language en-US, and the server may honour it.
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context):
+    return context.new_page()
+
+
+@pytest.fixture(scope="session")
+def service_id(base_url) -> str:
+    resp = requests.get(base_url + "/api/v1/services", params={"limit": 1}, timeout=HTTP_TIMEOUT)
+    assert resp.status_code == 200, f"GET /api/v1/services -> {resp.status_code}: {resp.text[:200]}"
+    items = resp.json().get("items") or []
+    assert items, "GET /api/v1/services returned no items: is the server running with --demo?"
+    return items[0]["id"]
+
+
+_ZONE_LINK = re.compile(r"""href=["'][^"']*?/services\?(?:[^"'#]*?(?:&|&amp;))?zone=([^"'&#]+)""")
+
+
+@pytest.fixture(scope="session")
+def zone_code(base_url) -> str | None:
+    """A zone code taken from a /services?zone=… link on /zones (None when the page has none)."""
+    resp = requests.get(base_url + "/zones", timeout=HTTP_TIMEOUT)
+    m = _ZONE_LINK.search(resp.text) if resp.ok else None
+    return m.group(1) if m else None
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+def with_query(url: str, **params: str) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+def resolve(template: str, service_id: str, zone_code: str | None) -> str:
+    if "{zone}" in template:
+        if not zone_code:
+            pytest.skip("no /services?zone=CODE link found on /zones")
+        return template.replace("{zone}", zone_code)
+    return template.replace("{service_id}", service_id)
+
+
+def goto_ok(page, url: str):
+    resp = page.goto(url)
+    assert resp is not None, f"no response for {url}"
+    assert resp.status < 400, f"GET {url} -> HTTP {resp.status}"
+    return resp
+
+
+def html_lang(page) -> str:
+    return page.evaluate("() => document.documentElement.getAttribute('lang') || ''")
+
+
+_MODE_PROBE = """() => {
+  const els = [document.documentElement, document.body].filter(Boolean);
+  const marker = els.some(e =>
+      (e.dataset && (e.dataset.mode === 'elderly' || e.dataset.elderly !== undefined)) ||
+      /elderly/i.test(typeof e.className === 'string' ? e.className : ''));
+  return {marker, fontSize: parseFloat(getComputedStyle(document.body).fontSize)};
+}"""
+
+
+def mode_probe(page) -> dict:
+    """{'marker': elderly marker on <html>/<body>, 'fontSize': body font size in px}.
+
+    The elderly marker is any of: data-mode="elderly" or a data-elderly attribute on <html> or
+    <body>, or a class name containing "elderly" on either.
+    """
+    return page.evaluate(_MODE_PROBE)
+
+
+def format_violations(violations: list[dict], limit_nodes: int = 3) -> str:
+    lines = []
+    for v in violations:
+        nodes = v.get("nodes") or []
+        lines.append(f"- {v['id']} [{v.get('impact')}] {v.get('help', '')} ({len(nodes)} node(s))")
+        for node in nodes[:limit_nodes]:
+            target = " ".join(str(t) for t in node.get("target", []))
+            summary = " ".join((node.get("failureSummary") or "").split())
+            lines.append(f"    {target}: {summary[:200]}")
+        if len(nodes) > limit_nodes:
+            lines.append(f"    … and {len(nodes) - limit_nodes} more")
+    return "\n".join(lines)
+
+
+def blocking_violations(page) -> list[dict]:
+    results = _axe.run(page)
+    return [v for v in results.response["violations"] if v.get("impact") in BLOCKING_IMPACTS]
+
+
+# --------------------------------------------------------------------------------------------
+# axe on every page × mode
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name,template,needs_login", PAGES, ids=[p[0] for p in PAGES])
+def test_axe_no_serious_violations(base_url, page, service_id, zone_code, name, template, needs_login, mode):
+    path = resolve(template, service_id, zone_code)
+    url = base_url + path
+    if needs_login:
+        page_login(page, base_url, "demo-citizen")
+
+    if mode == "standard":
+        goto_ok(page, url)
+        assert html_lang(page) == "zh-CN", f"{path}: <html lang> is {html_lang(page)!r}, expected zh-CN"
+    elif mode == "elderly":
+        goto_ok(page, with_query(url, mode="elderly"))
+        goto_ok(page, url)  # revisit: the remembered cookie should keep elderly mode on
+        if not mode_probe(page)["marker"]:
+            # Not remembered (test_elderly_mode_is_remembered_across_pages reports that): still check
+            # the elderly rendering itself, asked for explicitly.
+            goto_ok(page, with_query(url, mode="elderly"))
+    else:
+        goto_ok(page, with_query(url, lang="en"))
+        lang = html_lang(page)
+        assert lang == "en" or lang.startswith("en-"), f"{path}?lang=en: <html lang> is {lang!r}"
+
+    if needs_login:
+        assert urlsplit(page.url).path == "/me", f"{path}: ended on {page.url}, not /me (login lost?)"
+
+    bad = blocking_violations(page)
+    if bad:
+        pytest.fail(f"{path} [{mode}]: {len(bad)} serious/critical axe violation(s):\n" + format_violations(bad),
+                    pytrace=False)
+
+
+# --------------------------------------------------------------------------------------------
+# keyboard, elderly mode, language
+# --------------------------------------------------------------------------------------------
+
+SKIP_LINK_PAGES = ["/", "/services", "/services/{service_id}", "/zones", "/login", "/register",
+                   "/about/accessibility"]
+
+_FOCUS_PROBE = """() => {
+  const a = document.activeElement;
+  if (!a || a === document.body) return null;
+  const href = a.getAttribute('href');
+  const r = a.getBoundingClientRect();
+  let target = null;
+  if (href && href.startsWith('#') && href.length > 1) {
+    target = document.getElementById(decodeURIComponent(href.slice(1)));
+  }
+  return {tag: a.tagName, href, text: (a.textContent || '').trim().slice(0, 60),
+          width: r.width, height: r.height, targetExists: !!target};
+}"""
+
+
+@pytest.mark.parametrize("mode", ("standard", "elderly"))
+@pytest.mark.parametrize("template", SKIP_LINK_PAGES)
+def test_skip_link_is_first_focusable(base_url, page, service_id, template, mode):
+    path = resolve(template, service_id, None)
+    if mode == "elderly":
+        goto_ok(page, base_url + "/?mode=elderly")
+    goto_ok(page, base_url + path)
+    page.keyboard.press("Tab")
+    info = page.evaluate(_FOCUS_PROBE)
+    assert info is not None, f"{path}: Tab focused nothing"
+    href = info["href"] or ""
+    assert href.startswith("#"), f"{path}: first Tab stop is <{info['tag']}> {info['text']!r} href={href!r}, not a skip link"
+    assert info["targetExists"], f"{path}: skip link {href!r} points at no element with that id"
+    assert info["width"] > 1 and info["height"] > 1, (
+        f"{path}: focused skip link is not visible ({info['width']}x{info['height']} px)"
+    )
+
+
+def test_elderly_mode_is_remembered_across_pages(base_url, context, page):
+    goto_ok(page, base_url + "/")
+    standard = mode_probe(page)
+    assert not standard["marker"], "/ shows the elderly marker in a fresh browser (default must be standard)"
+
+    goto_ok(page, base_url + "/?mode=elderly")
+    assert mode_probe(page)["marker"], "/?mode=elderly: no elderly marker on <html>/<body>"
+    assert any(c["value"] == "elderly" for c in context.cookies()), (
+        "?mode=elderly set no cookie remembering it; cookies: "
+        + ", ".join(f"{c['name']}={c['value'][:20]}" for c in context.cookies())
+    )
+
+    for path in ("/services", "/zones", "/about/accessibility", "/login"):
+        goto_ok(page, base_url + path)
+        probe = mode_probe(page)
+        assert probe["marker"], f"{path}: elderly mode was not remembered from the previous page"
+        assert probe["fontSize"] > standard["fontSize"], (
+            f"{path}: elderly body font size {probe['fontSize']}px is not larger than standard "
+            f"{standard['fontSize']}px"
+        )
+
+    goto_ok(page, base_url + "/services?mode=standard")
+    assert not mode_probe(page)["marker"], "/services?mode=standard still shows elderly mode"
+    goto_ok(page, base_url + "/zones")
+    assert not mode_probe(page)["marker"], "/zones: elderly mode came back after ?mode=standard"
+
+
+@pytest.mark.parametrize("path", ["/", "/services", "/zones", "/login", "/about/accessibility"])
+def test_html_lang_switches_to_english(base_url, page, path):
+    goto_ok(page, base_url + path)
+    assert html_lang(page) == "zh-CN", f"{path}: default <html lang> is {html_lang(page)!r}, expected zh-CN"
+    goto_ok(page, with_query(base_url + path, lang="en"))
+    lang = html_lang(page)
+    assert lang == "en" or lang.startswith("en-"), f"{path}?lang=en: <html lang> is {lang!r}, expected en"
+    goto_ok(page, with_query(base_url + path, lang="zh-CN"))
+    assert html_lang(page) == "zh-CN", f"{path}?lang=zh-CN: <html lang> is {html_lang(page)!r}"
+
+
+def test_me_redirects_to_login_in_browser(base_url, page):
+    page.goto(base_url + "/me")
+    assert urlsplit(page.url).path == "/login", f"/me without login ended on {page.url}, expected /login"
+
+
+def test_login_form_keyboard_only(base_url, page):
+    """A person using only the keyboard can sign in: every control is reachable with Tab."""
+    goto_ok(page, base_url + "/login")
+    page.locator("input[name='username']").focus()
+    page.keyboard.type("demo-citizen")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => document.activeElement && document.activeElement.getAttribute('name')")
+    assert focused == "password", f"Tab from the username field went to {focused!r}, not the password field"
+    page.keyboard.type("Tongban-demo-2026")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert urlsplit(page.url).path != "/login", f"keyboard login stayed on {page.url}"
+    goto_ok(page, base_url + "/me")
+    assert urlsplit(page.url).path == "/me"
