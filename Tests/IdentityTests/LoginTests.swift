@@ -174,3 +174,16 @@ struct LoginTests {
         }
     }
 }
+
+@Suite("Login with oversized input")
+struct OversizedLoginTests {
+    @Test func hugeUsernameAndPassword_are401NotServerErrors() async throws {
+        try await withTestApp { app in
+            let big = String(repeating: "x", count: 200_000)
+            let res = try await app.testing().sendRequest(
+                .POST, "/api/v1/auth/login", headers: .json,
+                body: ByteBuffer(string: #"{"username":"\#(big)","password":"\#(big)"}"#))
+            #expect(res.status == .unauthorized)
+        }
+    }
+}

@@ -110,3 +110,25 @@ struct MobileAndMaskingTests {
         #expect(Masking.idNumber("123") == "***")
     }
 }
+
+@Suite("Code formats")
+struct CodeFormatTests {
+    @Test func usernames() {
+        #expect(CodeFormat.username.matches("demo-citizen"))
+        #expect(CodeFormat.username.matches("a.b_c"))
+        #expect(!CodeFormat.username.matches("ab"))
+        #expect(!CodeFormat.username.matches("-abc"))
+        #expect(!CodeFormat.username.matches("Abc"))
+        #expect(!CodeFormat.username.matches("张三丰"))
+        #expect(!CodeFormat.username.matches(String(repeating: "a", count: 33)))
+    }
+
+    @Test func codesAndFieldNames() {
+        #expect(CodeFormat.serviceCode.matches("370100-01-0001"))
+        #expect(!CodeFormat.serviceCode.matches("bad code"))
+        #expect(CodeFormat.directoryCode.matches("370100-SCJG"))
+        #expect(!CodeFormat.directoryCode.matches("-X"))
+        #expect(CodeFormat.fieldName.matches("companyName_2"))
+        #expect(!CodeFormat.fieldName.matches("1x"))
+    }
+}

@@ -55,8 +55,6 @@ public struct FormSchema: Codable, Sendable, Equatable {
 
     public init(fields: [Field]) { self.fields = fields }
 
-    static let namePattern = try! NSRegularExpression(pattern: "^[a-zA-Z][a-zA-Z0-9_]{0,39}$")
-
     /// Problems in the schema itself (for administrators editing a service), with `prefix` on field paths.
     public func definitionErrors(prefix: String = "form") -> [FieldError] {
         var errors = FieldErrors()
@@ -64,9 +62,8 @@ public struct FormSchema: Codable, Sendable, Equatable {
         errors.check(fields.count <= 100, "\(prefix).fields", "must have at most 100 fields")
         for (index, field) in fields.enumerated() {
             let path = "\(prefix).fields[\(index)]"
-            let range = NSRange(field.name.startIndex..., in: field.name)
             errors.check(
-                Self.namePattern.firstMatch(in: field.name, range: range) != nil, "\(path).name",
+                CodeFormat.fieldName.matches(field.name), "\(path).name",
                 "must start with a letter and contain only letters, digits and '_' (max 40)")
             errors.check(seen.insert(field.name).inserted, "\(path).name", "is used by another field")
             errors.check(!field.label.trimmingCharacters(in: .whitespaces).isEmpty, "\(path).label", "is required")

@@ -31,8 +31,6 @@ public struct ServiceInput: Codable, Sendable {
     public var popularity: Int?
     public var form: FormSchema?
 
-    static let codePattern = try! NSRegularExpression(pattern: "^[0-9A-Z][0-9A-Z-]{5,35}$")
-
     /// Field errors independent of the database.
     func staticErrors() -> [FieldError] {
         var errors = FieldErrors()
@@ -47,7 +45,7 @@ public struct ServiceInput: Codable, Sendable {
         let code = code ?? ""
         if code.isEmpty {
             errors.add("code", "is required")
-        } else if Self.codePattern.firstMatch(in: code, range: NSRange(code.startIndex..., in: code)) == nil {
+        } else if !CodeFormat.serviceCode.matches(code) {
             errors.add("code", "must be 6–36 characters of digits, capitals and '-'")
         }
         text(name, "name", max: 200)

@@ -33,7 +33,6 @@ public struct AccountService: Sendable {
         self.clock = clock
     }
 
-    static let usernamePattern = try! NSRegularExpression(pattern: "^[a-z0-9][a-z0-9_.-]{2,31}$")
 
     static func normalise(_ username: String) -> String {
         username.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
@@ -41,8 +40,7 @@ public struct AccountService: Sendable {
 
     static func validateUsername(_ username: String, into errors: inout FieldErrors) {
         if username.isEmpty { return errors.add("username", "is required") }
-        let range = NSRange(username.startIndex..., in: username)
-        if usernamePattern.firstMatch(in: username, range: range) == nil {
+        if !CodeFormat.username.matches(username) {
             errors.add(
                 "username",
                 "must be 3–32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")

@@ -27,11 +27,7 @@ public struct DirectoryService: Sendable {
 
     public init(db: any Database) { self.db = db }
 
-    static let codePattern = try! NSRegularExpression(pattern: "^[0-9A-Z][0-9A-Z-]{1,39}$")
-
-    static func validCode(_ code: String) -> Bool {
-        codePattern.firstMatch(in: code, range: NSRange(code.startIndex..., in: code)) != nil
-    }
+    static func validCode(_ code: String) -> Bool { CodeFormat.directoryCode.matches(code) }
 
     public func regions() async throws -> [RegionInfo] {
         try await Region.query(on: db).sort(\.$code).all().map(Self.info)

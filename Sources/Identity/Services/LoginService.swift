@@ -39,7 +39,9 @@ public struct LoginService: Sendable {
     public func authenticate(username rawUsername: String, password: String, ip: String, channel: String) async throws
         -> User
     {
-        let username = AccountService.normalise(rawUsername)
+        // Real usernames have at most 32 characters; longer input is kept short for the throttle key and
+        // the event log (and can never match an account).
+        let username = String(AccountService.normalise(rawUsername).prefix(64))
         let now = clock.now()
         let recentFailures = try await LoginEvent.query(on: db)
             .filter(\.$ip == ip)
