@@ -10,7 +10,7 @@ import Web
 /// The composition root: configuration → database → core middleware → modules in dependency order.
 public enum TongbanApp {
     /// Every module, in dependency order. A new capability is a new module plus one line here.
-    public static let modules: [any TongbanModule] = [WebModule(), IdentityModule(), CatalogueModule()]
+    public static let modules: [any TongbanModule] = [CoreModule(), WebModule(), IdentityModule(), CatalogueModule()]
 
     public static let version = "0.1.0"
 
@@ -36,6 +36,8 @@ public enum TongbanApp {
         for module in modules {
             try module.boot(app)
         }
+        // After the identity module's authenticators, so that keys are scoped per caller.
+        app.middleware.use(IdempotencyMiddleware())
         OperationsRoutes.register(app)
     }
 

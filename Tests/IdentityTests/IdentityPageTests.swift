@@ -120,3 +120,25 @@ struct IdentityPageTests {
         }
     }
 }
+
+@Suite("Session fixation")
+struct SessionFixationTests {
+    @Test func login_issuesANewSessionID() async throws {
+        try await withTestApp(demo: true) { app in
+            let page = try await app.testing().sendRequest(.GET, "/login")
+            let cookie = try #require(page.headers.setCookie?["tb_csrf"]?.string)
+            let planted = "planted-session-id"
+            var components = URLComponents()
+            components.queryItems = [
+                URLQueryItem(name: "_csrf", value: cookie), URLQueryItem(name: "username", value: "demo-citizen"),
+                URLQueryItem(name: "password", value: Fixtures.demoPassword),
+            ]
+            let res = try await app.testing().sendRequest(
+                .POST, "/login",
+                headers: ["Content-Type": "application/x-www-form-urlencoded", "Cookie": "tb_csrf=\(cookie); tb_session=\(planted)"],
+                body: ByteBuffer(string: components.percentEncodedQuery ?? ""))
+            let session = try #require(res.headers.setCookie?["tb_session"]?.string)
+            #expect(session != planted)
+        }
+    }
+}

@@ -55,6 +55,16 @@ struct IdentityPages: RouteCollection {
         return raw
     }
 
+    /// Signs the user in on a fresh session id, discarding any session the browser brought along
+    /// (prevents session fixation).
+    static func startSession(_ req: Request, userID: UUID) async throws {
+        if req.hasSession, let old = req.session.id {
+            try await req.application.sessions.driver.deleteSession(old, for: req).get()
+            req.session.id = nil
+        }
+        req.session.data[SessionPrincipalAuthenticator.userKey] = userID.uuidString
+    }
+
     @Sendable func loginPage(req: Request) async throws -> Response {
         if req.auth.has(Principal.self) { return req.redirect(to: "/me") }
         return try await req.renderPage(
@@ -69,7 +79,7 @@ struct IdentityPages: RouteCollection {
         do {
             let user = try await module.login(req).authenticate(
                 username: form.username ?? "", password: form.password ?? "", ip: req.clientIP, channel: "web")
-            req.session.data[SessionPrincipalAuthenticator.userKey] = try user.requireID().uuidString
+            try await Self.startSession(req, userID: try user.requireID())
             return req.redirect(to: next, redirectType: .normal)
         } catch let problem as Problem {
             let message: String
@@ -112,7 +122,7 @@ struct IdentityPages: RouteCollection {
                 PersonRegistration(
                     username: form.username ?? "", password: form.password ?? "", name: form.name ?? "",
                     idNumber: form.idNumber ?? "", phone: form.phone ?? ""))
-            req.session.data[SessionPrincipalAuthenticator.userKey] = try user.requireID().uuidString
+            try await Self.startSession(req, userID: try user.requireID())
             return req.redirect(to: "/me?welcome=1")
         } catch let problem as Problem where problem.status == .unprocessableEntity {
             let values = [
