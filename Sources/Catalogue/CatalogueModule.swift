@@ -14,6 +14,7 @@ public struct CatalogueModule: TongbanModule {
     public var migrations: [any Migration] { [CreateCatalogueSchema(), CreateServiceSearchIndex()] }
 
     public func boot(_ app: Application) throws {
+        app.catalogueCache = ResponseCache(ttl: .seconds(Int64(app.tongbanConfig.catalogueCacheSeconds)))
         try app.register(collection: CatalogueController())
         try app.register(collection: CataloguePages())
         CatalogueAPIDocs.register(app.apiDocumentation)
@@ -113,4 +114,14 @@ public struct CatalogueModule: TongbanModule {
         "type_file": ("附件", "File"),
         "step": ("步骤", "Step"),
     ])
+}
+
+extension Application {
+    private struct CacheKey: StorageKey { typealias Value = ResponseCache }
+
+    /// Public catalogue responses (lists and published guides), invalidated by every catalogue write.
+    var catalogueCache: ResponseCache {
+        get { storage[CacheKey.self] ?? ResponseCache(ttl: .zero) }
+        set { storage[CacheKey.self] = newValue }
+    }
 }

@@ -138,3 +138,24 @@ struct CatalogueAPITests {
         }
     }
 }
+
+@Suite("Catalogue response cache")
+struct CatalogueCacheTests {
+    @Test func repeatedPublicReads_areServedFromCache_andDisabledWithZeroTTL() async throws {
+        try await withTestApp(demo: true) { app in
+            let first = try await app.testing().sendRequest(.GET, "/api/v1/services?limit=3")
+            #expect(first.headers.first(name: "X-Cache") == nil)
+            let second = try await app.testing().sendRequest(.GET, "/api/v1/services?limit=3")
+            #expect(second.headers.first(name: "X-Cache") == "hit")
+            #expect(second.body.string == first.body.string)
+            #expect(second.headers.first(name: "X-Request-Id") != nil)
+        }
+        var config = TongbanConfig(databaseURL: "sqlite::memory:", bcryptCost: 4, cookieSecure: false)
+        config.catalogueCacheSeconds = 0
+        try await withTestApp(demo: true, config: config) { app in
+            _ = try await app.testing().sendRequest(.GET, "/api/v1/services?limit=3")
+            let again = try await app.testing().sendRequest(.GET, "/api/v1/services?limit=3")
+            #expect(again.headers.first(name: "X-Cache") == nil)
+        }
+    }
+}

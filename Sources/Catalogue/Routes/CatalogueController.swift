@@ -28,18 +28,30 @@ struct CatalogueController: RouteCollection {
     }
 
     /// GET /api/v1/services?q=&zone=&department=&audience=&category=&limit=&cursor= — anyone. Published services.
-    @Sendable func list(req: Request) async throws -> CursorPage<ServiceSummary> {
+    @Sendable func list(req: Request) async throws -> Response {
+        let cache = req.application.catalogueCache
+        let key = "list?" + (req.url.query ?? "")
+        if let hit = cache.response(for: key) { return hit }
         let search = try req.serviceSearch()
         let page = try Paging(from: req)
         let items = try await service(req).search(search, page: page)
-        let departments = try await ServiceMapper.departments(for: items, db: req.db)
-        return page.page(items.map { ServiceMapper.summary($0, departments) })
+        let departments = try await ServiceMapper.departments(for: items.map(\.departmentID), db: req.db)
+        let response = try await page.page(items.map { ServiceMapper.summary($0, departments) }).encodeResponse(for: req)
+        cache.store(response, for: key)
+        return response
     }
 
     /// GET /api/v1/services/{id} — anyone for published services; editors for unpublished. 404 otherwise.
-    @Sendable func show(req: Request) async throws -> ServiceDetail {
-        let item = try await service(req).service(try id(req), viewer: req.auth.get(Principal.self))
-        return ServiceMapper.detail(item, try await ServiceMapper.departments(for: [item], db: req.db))
+    @Sendable func show(req: Request) async throws -> Response {
+        let id = try id(req)
+        let cache = req.application.catalogueCache
+        let key = "show/" + id.uuidString
+        if let hit = cache.response(for: key) { return hit }
+        let item = try await service(req).service(id, viewer: req.auth.get(Principal.self))
+        let response = try await ServiceMapper.detail(item, try await ServiceMapper.departments(for: [item], db: req.db))
+            .encodeResponse(for: req)
+        if item.published { cache.store(response, for: key) }
+        return response
     }
 
     /// GET /api/v1/zones — anyone. Theme zones and life events with their published service counts.
@@ -71,7 +83,7 @@ struct CatalogueController: RouteCollection {
         if !principal.isSystemAdmin {
             items = items.filter { CatalogueService.mayEdit(principal, departmentID: $0.departmentID) }
         }
-        let departments = try await ServiceMapper.departments(for: items, db: req.db)
+        let departments = try await ServiceMapper.departments(for: items.map(\.departmentID), db: req.db)
         return page.page(items.map { ServiceMapper.summary($0, departments) })
     }
 
@@ -80,6 +92,7 @@ struct CatalogueController: RouteCollection {
         let principal = try req.requireStaff([.departmentAdmin, .systemAdmin])
         let input = try req.content.decode(ServiceInput.self)
         let item = try await service(req).create(input, actor: principal)
+        req.application.catalogueCache.invalidateAll()
         let detail = ServiceMapper.detail(item, try await ServiceMapper.departments(for: [item], db: req.db))
         return try await detail.encodeResponse(status: .created, for: req)
     }
@@ -89,6 +102,7 @@ struct CatalogueController: RouteCollection {
         let principal = try req.requireStaff([.departmentAdmin, .systemAdmin])
         let input = try req.content.decode(ServiceInput.self)
         let item = try await service(req).update(try id(req), input, actor: principal)
+        req.application.catalogueCache.invalidateAll()
         return ServiceMapper.detail(item, try await ServiceMapper.departments(for: [item], db: req.db))
     }
 
@@ -96,6 +110,7 @@ struct CatalogueController: RouteCollection {
     @Sendable func publish(req: Request) async throws -> ServiceDetail {
         let principal = try req.requireStaff([.departmentAdmin, .systemAdmin])
         let item = try await service(req).setPublished(try id(req), true, actor: principal)
+        req.application.catalogueCache.invalidateAll()
         return ServiceMapper.detail(item, try await ServiceMapper.departments(for: [item], db: req.db))
     }
 
@@ -103,6 +118,7 @@ struct CatalogueController: RouteCollection {
     @Sendable func unpublish(req: Request) async throws -> ServiceDetail {
         let principal = try req.requireStaff([.departmentAdmin, .systemAdmin])
         let item = try await service(req).setPublished(try id(req), false, actor: principal)
+        req.application.catalogueCache.invalidateAll()
         return ServiceMapper.detail(item, try await ServiceMapper.departments(for: [item], db: req.db))
     }
 }

@@ -90,13 +90,13 @@ struct CataloguePages: RouteCollection {
 
     func s(_ req: Request, _ key: String) -> String { Strings.localised(CatalogueModule.strings, key, req) }
 
-    func cards(_ items: [ServiceItem], req: Request) async throws -> [ServiceCard] {
+    func cards(_ items: [ServiceRow], req: Request) async throws -> [ServiceCard] {
         let english = req.preferences.language == .en
-        let departments = try await ServiceMapper.departments(for: items, db: req.db)
+        let departments = try await ServiceMapper.departments(for: items.map(\.departmentID), db: req.db)
         return items.map { item in
             let department = departments[item.departmentID]
             return ServiceCard(
-                id: item.id?.uuidString ?? "", name: english ? item.nameEn : item.name,
+                id: item.id.uuidString, name: english ? item.nameEn : item.name,
                 department: (english ? department?.nameEn : department?.name) ?? "",
                 promised: item.caseKind == .immediate
                     ? s(req, "immediate") : String(format: s(req, "promised_days_format"), item.promisedDays),

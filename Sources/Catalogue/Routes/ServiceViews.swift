@@ -74,14 +74,18 @@ struct ZoneView: Content {
 }
 
 enum ServiceMapper {
-    static func departments(for items: [ServiceItem], db: any Database) async throws -> [UUID: DepartmentRef] {
-        let infos = try await DirectoryService(db: db).departments(ids: Set(items.map(\.departmentID)))
+    static func departments(for ids: [UUID], db: any Database) async throws -> [UUID: DepartmentRef] {
+        let infos = try await DirectoryService(db: db).departments(ids: Set(ids))
         return infos.mapValues { DepartmentRef(id: $0.id, code: $0.code, name: $0.name, nameEn: $0.nameEn) }
     }
 
-    static func summary(_ item: ServiceItem, _ departments: [UUID: DepartmentRef]) -> ServiceSummary {
+    static func departments(for items: [ServiceItem], db: any Database) async throws -> [UUID: DepartmentRef] {
+        try await departments(for: items.map(\.departmentID), db: db)
+    }
+
+    static func summary(_ item: ServiceRow, _ departments: [UUID: DepartmentRef]) -> ServiceSummary {
         ServiceSummary(
-            id: item.id ?? UUID(), code: item.code, name: item.name, nameEn: item.nameEn,
+            id: item.id, code: item.code, name: item.name, nameEn: item.nameEn,
             department: departments[item.departmentID], category: item.category, audience: item.audience,
             caseKind: item.caseKind, promisedDays: item.promisedDays, statutoryDays: item.statutoryDays,
             onlineDepth: item.onlineDepth, visits: item.visits, zones: item.zones, published: item.published)

@@ -47,12 +47,14 @@ public struct CatalogueService: Sendable {
         return item
     }
 
-    /// Published services matching `search`, most relevant first (name matches, then popularity).
+    /// Published services matching `search`, most relevant first (name matches, then popularity), as
+    /// summary rows (one query; the guide's large JSON columns are not read).
     public func search(_ search: ServiceSearch, page: Paging, includeUnpublished: Bool = false) async throws
-        -> [ServiceItem]
+        -> [ServiceRow]
     {
         guard let sql = db as? any SQLDatabase else { return [] }
-        var select = sql.select().column(SQLColumn("id", table: "s")).from(SQLAlias(SQLIdentifier(ServiceItem.schema), as: SQLIdentifier("s")))
+        var select = sql.select().from(SQLAlias(SQLIdentifier(ServiceItem.schema), as: SQLIdentifier("s")))
+        for column in ServiceRow.columns { select = select.column(SQLColumn(column, table: "s")) }
         if !includeUnpublished { select = select.where(SQLColumn("published", table: "s"), .equal, SQLBind(true)) }
         if let zone = search.zone {
             select = select.where(
@@ -94,12 +96,7 @@ public struct CatalogueService: Sendable {
         select = select.orderBy(SQLOrderBy(expression: SQLColumn("popularity", table: "s"), direction: SQLDirection.descending))
             .orderBy(SQLColumn("code", table: "s"))
         select = select.limit(page.limit + 1).offset(page.offset)
-        let rows = try await select.all()
-        let ids = try rows.map { try $0.decode(column: "id", as: UUID.self) }
-        guard !ids.isEmpty else { return [] }
-        let items = try await ServiceItem.query(on: db).filter(\.$id ~~ ids).all()
-        let byID = Dictionary(uniqueKeysWithValues: items.compactMap { item in item.id.map { ($0, item) } })
-        return ids.compactMap { byID[$0] }
+        return try await select.all().map { try ServiceRow(row: $0) }
     }
 
     /// Splits a query into at most 5 terms of at most 50 characters.
@@ -113,9 +110,8 @@ public struct CatalogueService: Sendable {
     /// `%term%` (terms never contain wildcards, see ``terms(_:)``).
     static func likePattern(_ term: String) -> String { "%" + term + "%" }
 
-    public func popular(limit: Int) async throws -> [ServiceItem] {
-        try await ServiceItem.query(on: db).filter(\.$published == true).sort(\.$popularity, .descending)
-            .sort(\.$code).limit(limit).all()
+    public func popular(limit: Int) async throws -> [ServiceRow] {
+        try await search(ServiceSearch(), page: Paging(limit: limit - 1, offset: 0))
     }
 
     public func zones() async throws -> [Zone] {

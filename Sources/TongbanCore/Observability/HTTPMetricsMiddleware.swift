@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import NIOConcurrencyHelpers
 import Prometheus
 import Vapor
 
@@ -7,6 +8,8 @@ import Vapor
 public final class MetricsRegistry: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
+    /// Request counters and timers by method/route/status, created once each.
+    let handles = NIOLockedValueBox<[String: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -57,13 +60,24 @@ public struct HTTPMetricsMiddleware: AsyncMiddleware {
     func record(_ request: Request, status: UInt, start: ContinuousClock.Instant) {
         let route =
             request.route.map { "/" + $0.path.map { $0.description }.joined(separator: "/") } ?? "unmatched"
-        let dimensions = [("method", request.method.rawValue), ("route", route), ("status", String(status))]
-        Counter(label: "http_requests_total", dimensions: dimensions, factory: metrics.factory).increment()
+        let method = request.method.rawValue
+        let key = method + " " + route + " " + String(status)
+        let factory = metrics.factory
+        let (counter, timer) = metrics.handles.withLockedValue { handles in
+            if let existing = handles[key] { return existing }
+            let created = (
+                CoreMetrics.Counter(
+                    label: "http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))],
+                    factory: factory),
+                CoreMetrics.Timer(
+                    label: "http_request_duration_seconds", dimensions: [("method", method), ("route", route)],
+                    factory: factory)
+            )
+            handles[key] = created
+            return created
+        }
+        counter.increment()
         let elapsed = ContinuousClock.now - start
-        let nanos = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        Timer(
-            label: "http_request_duration_seconds",
-            dimensions: [("method", request.method.rawValue), ("route", route)], factory: metrics.factory
-        ).recordNanoseconds(nanos)
+        timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }

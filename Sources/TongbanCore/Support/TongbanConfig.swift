@@ -27,6 +27,9 @@ public struct TongbanConfig: Sendable {
     public var logFormat: String
     /// Where files live (`TONGBAN_DATA_DIR`, default `./data`).
     public var dataDirectory: String
+    /// Seconds public catalogue responses are cached in memory (`TONGBAN_CATALOGUE_CACHE_SECONDS`, default 5;
+    /// 0 disables).
+    public var catalogueCacheSeconds: Int = 5
 
     public init(
         databaseURL: String = "sqlite://./tongban.sqlite", bcryptCost: Int = 12, jwtSecret: String? = nil,
@@ -99,6 +102,7 @@ public struct TongbanConfig: Sendable {
             config.logFormat = format
         }
         config.dataDirectory = environment["TONGBAN_DATA_DIR"] ?? config.dataDirectory
+        config.catalogueCacheSeconds = try int("TONGBAN_CATALOGUE_CACHE_SECONDS", 0...3600) ?? config.catalogueCacheSeconds
         return config
     }
 }

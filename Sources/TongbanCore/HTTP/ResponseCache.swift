@@ -1,0 +1,54 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import Vapor
+
+/// A small in-process cache of public GET responses (status 200, JSON) with a short time to live.
+///
+/// For read-mostly public data (the service catalogue). Writes on this node call ``invalidateAll()``; other
+/// nodes see a change after at most `ttl`. When full, it starts over rather than tracking recency.
+public final class ResponseCache: Sendable {
+    struct Entry: Sendable {
+        var body: ByteBuffer
+        var contentType: String
+        var expires: NIODeadline
+    }
+
+    private let entries = NIOLockedValueBox<[String: Entry]>([:])
+    public let ttl: TimeAmount
+    public let maxEntries: Int
+
+    public init(ttl: TimeAmount, maxEntries: Int = 10_000) {
+        self.ttl = ttl
+        self.maxEntries = maxEntries
+    }
+
+    public var isEnabled: Bool { ttl > .zero }
+
+    /// A fresh response for `key`, or nil.
+    public func response(for key: String) -> Response? {
+        guard isEnabled else { return nil }
+        let now = NIODeadline.now()
+        guard let entry = entries.withLockedValue({ $0[key] }), entry.expires > now else { return nil }
+        let response = Response(status: .ok, body: .init(buffer: entry.body))
+        response.headers.replaceOrAdd(name: .contentType, value: entry.contentType)
+        response.headers.replaceOrAdd(name: "X-Cache", value: "hit")
+        return response
+    }
+
+    /// Remembers a successful response's body.
+    public func store(_ response: Response, for key: String) {
+        guard isEnabled, response.status == .ok, let buffer = response.body.buffer else { return }
+        let entry = Entry(
+            body: buffer, contentType: response.headers.first(name: .contentType) ?? "application/json; charset=utf-8",
+            expires: .now() + ttl)
+        entries.withLockedValue { entries in
+            if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
+            entries[key] = entry
+        }
+    }
+
+    public func invalidateAll() {
+        entries.withLockedValue { $0.removeAll() }
+    }
+}
