@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Vapor
 import TongbanCore
 
 @Suite("Paging, problems and OpenAPI documents")
@@ -58,5 +59,37 @@ struct PagingAndProblemTests {
         #expect(config?.databaseURL == "sqlite::memory:")
         #expect(config?.loginFailuresPerIPPerMinute == 7)
         #expect(config?.cookieSecure == true)
+    }
+}
+
+@Suite("Response cache")
+struct ResponseCacheTests {
+    @Test func storesServesAndInvalidates() {
+        let cache = ResponseCache(ttl: .seconds(60))
+        #expect(cache.response(for: "k") == nil)
+        cache.store(Response(status: .ok, body: .init(string: "hello")), for: "k")
+        #expect(cache.response(for: "k")?.body.string == "hello")
+        cache.store(Response(status: .notFound, body: .init(string: "nope")), for: "missing")
+        #expect(cache.response(for: "missing") == nil)
+        cache.invalidateAll()
+        #expect(cache.response(for: "k") == nil)
+    }
+
+    @Test func afterExpiry_oneCallerRefreshesWhileOthersGetTheStaleCopy() throws {
+        let cache = ResponseCache(ttl: .milliseconds(50))
+        cache.store(Response(status: .ok, body: .init(string: "v1")), for: "k")
+        Thread.sleep(forTimeInterval: 0.08)
+        #expect(cache.response(for: "k") == nil)  // this caller refreshes
+        #expect(cache.response(for: "k")?.body.string == "v1")  // the others get the stale copy
+        cache.store(Response(status: .ok, body: .init(string: "v2")), for: "k")
+        #expect(cache.response(for: "k")?.body.string == "v2")
+        Thread.sleep(forTimeInterval: 0.15)
+        #expect(cache.response(for: "k") == nil)  // too old to serve at all
+    }
+
+    @Test func zeroTTL_disables() {
+        let cache = ResponseCache(ttl: .zero)
+        cache.store(Response(status: .ok, body: .init(string: "x")), for: "k")
+        #expect(cache.response(for: "k") == nil)
     }
 }

@@ -12,6 +12,7 @@ public final class ResponseCache: Sendable {
         var body: ByteBuffer
         var contentType: String
         var expires: NIODeadline
+        var refreshing = false
     }
 
     private let entries = NIOLockedValueBox<[String: Entry]>([:])
@@ -25,11 +26,26 @@ public final class ResponseCache: Sendable {
 
     public var isEnabled: Bool { ttl > .zero }
 
-    /// A fresh response for `key`, or nil.
+    /// A cached response for `key`, or nil when the caller should compute (and ``store(_:for:)``) it.
+    ///
+    /// After expiry exactly one caller gets nil and refreshes the entry; the others keep getting the
+    /// previous response for up to one more `ttl` meanwhile, so an expiry under load does not send every
+    /// concurrent request to the database at once.
     public func response(for key: String) -> Response? {
         guard isEnabled else { return nil }
         let now = NIODeadline.now()
-        guard let entry = entries.withLockedValue({ $0[key] }), entry.expires > now else { return nil }
+        let ttl = self.ttl
+        let found: Entry? = entries.withLockedValue { entries in
+            guard var entry = entries[key] else { return nil }
+            if entry.expires > now { return entry }
+            if !entry.refreshing && entry.expires + ttl > now {
+                entry.refreshing = true
+                entries[key] = entry
+                return nil
+            }
+            return entry.expires + ttl > now ? entry : nil
+        }
+        guard let entry = found else { return nil }
         let response = Response(status: .ok, body: .init(buffer: entry.body))
         response.headers.replaceOrAdd(name: .contentType, value: entry.contentType)
         response.headers.replaceOrAdd(name: "X-Cache", value: "hit")
