@@ -86,6 +86,15 @@ struct CreateServiceSearchIndex: AsyncMigration {
             try await sql.raw(
                 "CREATE VIRTUAL TABLE catalogue_services_fts USING fts5(service_id UNINDEXED, body, tokenize = 'trigram')"
             ).run()
+            // A covering index: lists and searches read only these narrow entries, never the wide rows with
+            // the guide's JSON (which otherwise cost a page read per row; PostgreSQL keeps those out of line).
+            try await sql.raw(
+                """
+                CREATE INDEX catalogue_services_summary_idx ON catalogue_services (published, popularity, code, id, name,
+                name_en, department_id, category, for_persons, for_enterprises, case_kind, statutory_days, promised_days,
+                online_depth, visits, zones)
+                """
+            ).run()
         } else {
             try await sql.raw("CREATE EXTENSION IF NOT EXISTS pg_trgm").run()
             try await sql.raw(
@@ -97,6 +106,7 @@ struct CreateServiceSearchIndex: AsyncMigration {
     func revert(on database: any Database) async throws {
         guard let sql = database as? any SQLDatabase else { return }
         if sql.dialect.name == "sqlite" {
+            try await sql.raw("DROP INDEX IF EXISTS catalogue_services_summary_idx").run()
             try await sql.raw("DROP TABLE IF EXISTS catalogue_services_fts").run()
         } else {
             try await sql.raw("DROP INDEX IF EXISTS catalogue_services_search_trgm_idx").run()
