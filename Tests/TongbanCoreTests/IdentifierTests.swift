@@ -125,7 +125,9 @@ struct CodeFormatTests {
 
     @Test func codesAndFieldNames() {
         #expect(CodeFormat.serviceCode.matches("370100-01-0001"))
+        #expect(CodeFormat.serviceCode.matches("joint-approval-demo"))
         #expect(!CodeFormat.serviceCode.matches("bad code"))
+        #expect(!CodeFormat.serviceCode.matches("-leading"))
         #expect(CodeFormat.directoryCode.matches("370100-SCJG"))
         #expect(!CodeFormat.directoryCode.matches("-X"))
         #expect(CodeFormat.fieldName.matches("companyName_2"))

@@ -46,7 +46,7 @@ public struct ServiceInput: Codable, Sendable {
         if code.isEmpty {
             errors.add("code", "is required")
         } else if !CodeFormat.serviceCode.matches(code) {
-            errors.add("code", "must be 6–36 characters of digits, capitals and '-'")
+            errors.add("code", "must be 6–36 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
         text(name, "name", max: 200)
         text(nameEn, "nameEn", max: 300)

@@ -90,15 +90,17 @@ public struct IdempotencyMiddleware: AsyncMiddleware {
     }
 }
 
-/// The kernel's own tables (idempotency keys) as a module.
+/// The kernel's own tables (idempotency keys, jobs) and the job runner, as a module.
 public struct CoreModule: TongbanModule {
     public let name = "core"
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateIdempotencyKeys()] }
+    public var migrations: [any Migration] { [CreateIdempotencyKeys(), CreateJobs()] }
 
-    public func boot(_ app: Application) throws {}
+    public func boot(_ app: Application) throws {
+        app.lifecycle.use(JobRunnerLifecycle(runner: app.jobs))
+    }
 
     public func seedDemo(on app: Application, options: DemoOptions) async throws {}
 }

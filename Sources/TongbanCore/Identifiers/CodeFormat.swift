@@ -29,9 +29,10 @@ public struct CodeFormat: Sendable {
     /// `^[0-9A-Z][0-9A-Z-]{1,39}$` (regions, departments)
     public static let directoryCode = CodeFormat(
         length: 2...40, first: { upper($0) || digit($0) }, rest: { upper($0) || digit($0) || $0 == "-" })
-    /// `^[0-9A-Z][0-9A-Z-]{5,35}$` (service items)
+    /// `^[0-9A-Za-z][0-9A-Za-z._-]{5,35}$` (service items: GB/T 39554 codes, or readable slugs such as
+    /// `joint-approval-demo`)
     public static let serviceCode = CodeFormat(
-        length: 6...36, first: { upper($0) || digit($0) }, rest: { upper($0) || digit($0) || $0 == "-" })
+        length: 6...36, first: { letter($0) || digit($0) }, rest: { letter($0) || digit($0) || "-_.".contains($0) })
     /// `^[a-zA-Z][a-zA-Z0-9_]{0,39}$` (form field names)
     public static let fieldName = CodeFormat(
         length: 1...40, first: { letter($0) }, rest: { letter($0) || digit($0) || $0 == "_" })

@@ -1,0 +1,94 @@
+import Fluent
+import Foundation
+import SQLKit
+import Vapor
+
+/// Enqueues, claims and settles persistent jobs.
+///
+/// Claiming is one statement: on PostgreSQL the candidates are selected `FOR UPDATE SKIP LOCKED`, so
+/// concurrent nodes take disjoint jobs; SQLite serialises writers, which gives the same guarantee. A
+/// claimed job carries a lease: if its node dies, the job becomes claimable again when the lease ends.
+public struct JobQueue: Sendable {
+    let db: any Database
+    let clock: TongbanClock
+
+    public init(db: any Database, clock: TongbanClock) {
+        self.db = db
+        self.clock = clock
+    }
+
+    /// Adds a job. With a `dedupeKey` that is already pending or running, nothing is added and the existing
+    /// job is returned.
+    @discardableResult
+    public func enqueue(
+        kind: String, payload: some Encodable, runAt: Date? = nil, dedupeKey: String? = nil, maxAttempts: Int = 5
+    ) async throws -> Job {
+        let job = Job()
+        job.kind = kind
+        job.payload = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)
+        job.dedupeKey = dedupeKey
+        job.status = .pending
+        job.runAt = runAt ?? clock.now()
+        job.attempts = 0
+        job.maxAttempts = max(1, maxAttempts)
+        job.createdAt = clock.now()
+        do {
+            try await job.create(on: db)
+            return job
+        } catch {
+            guard let dbError = error as? any DatabaseError, dbError.isConstraintFailure, let dedupeKey,
+                let existing = try await Job.query(on: db).filter(\.$dedupeKey == dedupeKey).first()
+            else { throw error }
+            return existing
+        }
+    }
+
+    /// Claims up to `limit` due jobs for `node` with a lease of `lease` seconds.
+    public func claim(limit: Int, node: String, lease: TimeInterval = 60) async throws -> [Job] {
+        guard let sql = db as? any SQLDatabase else { return [] }
+        let now = clock.now()
+        let lockClause = sql.dialect.name == "postgresql" ? " FOR UPDATE SKIP LOCKED" : ""
+        let query = SQLQueryString(
+            """
+            UPDATE core_jobs SET status = \(bind: JobStatus.running.rawValue), locked_by = \(bind: node),
+            locked_until = \(bind: now.addingTimeInterval(lease)), attempts = attempts + 1
+            WHERE id IN (SELECT id FROM core_jobs
+              WHERE (status = \(bind: JobStatus.pending.rawValue) AND run_at <= \(bind: now))
+                 OR (status = \(bind: JobStatus.running.rawValue) AND locked_until < \(bind: now))
+              ORDER BY run_at LIMIT \(bind: max(1, limit))\(unsafeRaw: lockClause))
+            RETURNING id
+            """)
+        let ids = try await sql.raw(query).all().map { try $0.decode(column: "id", as: UUID.self) }
+        guard !ids.isEmpty else { return [] }
+        return try await Job.query(on: db).filter(\.$id ~~ ids).sort(\.$runAt).all()
+    }
+
+    /// Marks a claimed job done (only if `node` still holds it).
+    public func complete(_ job: Job, node: String) async throws {
+        try await Job.query(on: db).filter(\.$id == job.requireID()).filter(\.$lockedBy == node)
+            .filter(\.$status == .running)
+            .set(\.$status, to: .done).set(\.$finishedAt, to: clock.now()).set(\.$dedupeKey, to: nil)
+            .update()
+    }
+
+    /// Records a failure: retried later with exponential backoff, or failed for good after `maxAttempts`.
+    public func fail(_ job: Job, node: String, error: String) async throws {
+        let id = try job.requireID()
+        let finalFailure = job.attempts >= job.maxAttempts
+        let delay = min(3600, 5 * pow(2, Double(max(0, job.attempts - 1))))
+        let update = Job.query(on: db).filter(\.$id == id).filter(\.$lockedBy == node).filter(\.$status == .running)
+            .set(\.$lastError, to: String(error.prefix(1000)))
+            .set(\.$lockedBy, to: nil).set(\.$lockedUntil, to: nil)
+        if finalFailure {
+            try await update.set(\.$status, to: .failed).set(\.$finishedAt, to: clock.now()).set(\.$dedupeKey, to: nil)
+                .update()
+        } else {
+            try await update.set(\.$status, to: .pending).set(\.$runAt, to: clock.now().addingTimeInterval(delay)).update()
+        }
+    }
+
+    /// Decodes a job's payload.
+    public func payload<T: Decodable>(of job: Job, as type: T.Type) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(job.payload.utf8))
+    }
+}
