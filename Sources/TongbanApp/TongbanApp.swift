@@ -6,11 +6,14 @@ import SQLKit
 import TongbanCore
 import Vapor
 import Web
+import Workflow
 
 /// The composition root: configuration → database → core middleware → modules in dependency order.
 public enum TongbanApp {
     /// Every module, in dependency order. A new capability is a new module plus one line here.
-    public static let modules: [any TongbanModule] = [CoreModule(), WebModule(), IdentityModule(), CatalogueModule()]
+    public static let modules: [any TongbanModule] = [
+        CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(),
+    ]
 
     public static let version = "0.1.0"
 

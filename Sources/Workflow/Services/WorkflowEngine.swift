@@ -1,0 +1,429 @@
+import Fluent
+import Foundation
+import Identity
+import SQLKit
+import TongbanCore
+
+/// Actions on a task.
+public enum TaskAction: String, Codable, Sendable, CaseIterable {
+    case claim, approve, reject, `return`, transfer, comment, urge, escalate
+
+    /// Decisions end the task; the others leave it open.
+    public var isDecision: Bool { [.approve, .reject, .return, .transfer].contains(self) }
+}
+
+/// What an action changed.
+public struct ActionResult: Sendable {
+    public var task: WorkflowTask
+    public var instance: WorkflowInstance
+    /// Tasks the action opened (next nodes, a transfer target).
+    public var opened: [WorkflowTask]
+}
+
+/// Runs process definitions: deploys versions, starts instances, applies task actions and moves tokens
+/// through task, parallel, join and exclusive nodes. Every action runs in one transaction; a task is
+/// decided exactly once (the decision is a conditional update, and a second one answers 409).
+public struct WorkflowEngine: Sendable {
+    let db: any Database
+    let clock: TongbanClock
+    let calendar: WorkingCalendar
+
+    public init(db: any Database, clock: TongbanClock, calendar: WorkingCalendar = .china) {
+        self.db = db
+        self.clock = clock
+        self.calendar = calendar
+    }
+
+    struct EngineState: Codable {
+        var arrivals: [String: Int] = [:]
+        /// Nodes whose tasks a return for correction cancelled; `resume` reopens them.
+        var suspended: [String] = []
+    }
+
+    // MARK: Definitions
+
+    /// Validates and stores a new version of the definition's key (versions start at 1).
+    public func deploy(_ definition: ProcessDefinition) async throws -> DefinitionRecord {
+        let problems = definition.problems()
+        if !problems.isEmpty { throw Problem.validation(problems) }
+        let body = try Self.encode(definition)
+        let latest = try await DefinitionRecord.query(on: db).filter(\.$key == definition.key).sort(\.$version, .descending)
+            .first()
+        if let latest, latest.body == body { return latest }
+        let record = DefinitionRecord()
+        record.key = definition.key
+        record.version = (latest?.version ?? 0) + 1
+        record.body = body
+        record.createdAt = clock.now()
+        try await record.create(on: db)
+        return record
+    }
+
+    /// The newest version of `key`.
+    public func latest(_ key: String) async throws -> DefinitionRecord? {
+        try await DefinitionRecord.query(on: db).filter(\.$key == key).sort(\.$version, .descending).first()
+    }
+
+    // MARK: Instances
+
+    /// Starts the newest version of `key` for a subject; the instance keeps that version to the end.
+    public func start(
+        key: String, subjectType: String, subjectID: UUID, variables: [String: JSONValue], actor: UUID?
+    ) async throws -> (WorkflowInstance, [WorkflowTask]) {
+        guard let record = try await latest(key) else {
+            throw Problem.notFound("Process definition", type: "/problems/process-not-found")
+        }
+        let definition = try record.definition()
+        return try await db.transaction { tx in
+            let now = clock.now()
+            let instance = WorkflowInstance()
+            instance.definitionID = try record.requireID()
+            instance.definitionKey = record.key
+            instance.definitionVersion = record.version
+            instance.subjectType = subjectType
+            instance.subjectID = subjectID
+            instance.status = .running
+            instance.variables = try Self.encode(variables)
+            instance.state = try Self.encode(EngineState())
+            instance.createdAt = now
+            instance.updatedAt = now
+            try await instance.create(on: tx)
+            var state = EngineState()
+            var opened: [WorkflowTask] = []
+            try await event(tx, instance, task: nil, node: definition.start?.id, actor: actor, action: "start", comment: nil)
+            if let start = definition.start, let next = start.next {
+                try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor)
+            }
+            instance.state = try Self.encode(state)
+            try await instance.save(on: tx)
+            return (instance, opened)
+        }
+    }
+
+    /// Applies `action` to a task for `actor`. 404 for an unknown task, 403 when the actor may not act on
+    /// it, 409 when it is already decided, claimed by someone else, or its instance is not running.
+    public func act(
+        taskID: UUID, action: TaskAction, actor: Principal, comment: String?,
+        transferTo: ProcessDefinition.Assignee? = nil
+    ) async throws -> ActionResult {
+        guard let task = try await WorkflowTask.find(taskID, on: db) else {
+            throw Problem.notFound("Task", type: "/problems/task-not-found")
+        }
+        guard task.isEligible(actor) || actor.isSystemAdmin else {
+            throw Problem.notFound("Task", type: "/problems/task-not-found")
+        }
+        if action == .return || action == .reject {
+            guard let comment, !comment.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw Problem.validation([FieldError(field: "comment", message: "is required for \(action.rawValue)")])
+            }
+        }
+        if action == .transfer && transferTo == nil {
+            throw Problem.validation([FieldError(field: "transferTo", message: "is required for transfer")])
+        }
+        return try await db.transaction { tx in
+            try await lockInstance(task.instanceID, tx)
+            guard let instance = try await WorkflowInstance.find(task.instanceID, on: tx) else {
+                throw Problem.notFound("Task", type: "/problems/task-not-found")
+            }
+            guard instance.status == .running else {
+                throw Problem.conflict("The process is \(instance.status.rawValue).", type: "/problems/process-not-running")
+            }
+            let now = clock.now()
+            switch action {
+            case .comment, .urge, .escalate:
+                guard let fresh = try await WorkflowTask.find(taskID, on: tx), fresh.status.isOpen else {
+                    throw Self.alreadyDecided
+                }
+                try await event(tx, instance, task: fresh, node: fresh.nodeID, actor: actor.userID, action: action.rawValue, comment: comment)
+                return ActionResult(task: fresh, instance: instance, opened: [])
+            case .claim:
+                let claimed = try await conditionalUpdate(
+                    tx, taskID, to: .claimed, actor: actor.userID, now: now, comment: nil, claimOnly: true)
+                guard claimed else { throw Self.alreadyDecided }
+                let fresh = try await WorkflowTask.find(taskID, on: tx) ?? task
+                try await event(tx, instance, task: fresh, node: fresh.nodeID, actor: actor.userID, action: "claim", comment: comment)
+                return ActionResult(task: fresh, instance: instance, opened: [])
+            case .approve, .reject, .return, .transfer:
+                let status: TaskStatus = switch action {
+                case .approve: .approved
+                case .reject: .rejected
+                case .return: .returned
+                default: .transferred
+                }
+                guard try await conditionalUpdate(tx, taskID, to: status, actor: actor.userID, now: now, comment: comment)
+                else { throw Self.alreadyDecided }
+                let decided = try await WorkflowTask.find(taskID, on: tx) ?? task
+                try await event(tx, instance, task: decided, node: decided.nodeID, actor: actor.userID, action: action.rawValue, comment: comment)
+                let record = try await DefinitionRecord.find(instance.definitionID, on: tx)
+                guard let definition = try record?.definition() else { throw Problem(.internalServerError) }
+                var state = try Self.decode(EngineState.self, instance.state)
+                let variables = try Self.decode([String: JSONValue].self, instance.variables)
+                var opened: [WorkflowTask] = []
+                switch action {
+                case .approve:
+                    let siblings = try await WorkflowTask.query(on: tx).filter(\.$groupID == decided.groupID).all()
+                    let stillOpen = siblings.filter { $0.status.isOpen }
+                    if decided.mode == .any || stillOpen.isEmpty {
+                        for sibling in stillOpen { try await cancel(sibling, tx, now) }
+                        if let next = definition.node(decided.nodeID)?.next {
+                            try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor.userID)
+                        }
+                    }
+                case .reject:
+                    try await cancelOpenTasks(instance, tx, now)
+                    instance.status = .rejected
+                    instance.finishedAt = now
+                case .return:
+                    let open = try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID()).all()
+                        .filter { $0.status.isOpen }
+                    state.suspended = Array(Set(open.map(\.nodeID) + [decided.nodeID])).sorted()
+                    try await cancelOpenTasks(instance, tx, now)
+                    instance.status = .returned
+                default:
+                    guard let transferTo else { break }
+                    let target = try await makeTask(
+                        node: definition.node(decided.nodeID), nodeID: decided.nodeID, assignee: transferTo,
+                        group: decided.groupID, mode: decided.mode, instance: instance, tx: tx, now: now)
+                    opened.append(target)
+                }
+                instance.state = try Self.encode(state)
+                instance.updatedAt = now
+                try await instance.save(on: tx)
+                return ActionResult(task: decided, instance: instance, opened: opened)
+            }
+        }
+    }
+
+    /// Resumes a returned instance after correction: merges `variables` and reopens the suspended nodes.
+    public func resume(instanceID: UUID, variables: [String: JSONValue], actor: UUID?) async throws -> [WorkflowTask] {
+        try await db.transaction { tx in
+            try await lockInstance(instanceID, tx)
+            guard let instance = try await WorkflowInstance.find(instanceID, on: tx) else {
+                throw Problem.notFound("Process", type: "/problems/process-not-found")
+            }
+            guard instance.status == .returned else {
+                throw Problem.conflict("Only a process returned for correction can be resumed.", type: "/problems/process-not-returned")
+            }
+            guard let definition = try await DefinitionRecord.find(instance.definitionID, on: tx)?.definition() else {
+                throw Problem(.internalServerError)
+            }
+            var state = try Self.decode(EngineState.self, instance.state)
+            var merged = try Self.decode([String: JSONValue].self, instance.variables)
+            merged.merge(variables) { $1 }
+            instance.variables = try Self.encode(merged)
+            instance.status = .running
+            var opened: [WorkflowTask] = []
+            let nodes = state.suspended
+            state.suspended = []
+            try await event(tx, instance, task: nil, node: nil, actor: actor, action: "resume", comment: nil)
+            for node in nodes {
+                try await advance(to: node, definition, instance, &state, merged, tx, &opened, actor: actor)
+            }
+            instance.state = try Self.encode(state)
+            instance.updatedAt = clock.now()
+            try await instance.save(on: tx)
+            return opened
+        }
+    }
+
+    /// Withdraws a running or returned instance (the applicant's choice before a decision).
+    public func withdraw(instanceID: UUID, actor: UUID?, reason: String?) async throws {
+        try await db.transaction { tx in
+            try await lockInstance(instanceID, tx)
+            guard let instance = try await WorkflowInstance.find(instanceID, on: tx) else {
+                throw Problem.notFound("Process", type: "/problems/process-not-found")
+            }
+            guard instance.status == .running || instance.status == .returned else {
+                throw Problem.conflict("The process is already \(instance.status.rawValue).", type: "/problems/process-finished")
+            }
+            let now = clock.now()
+            try await cancelOpenTasks(instance, tx, now)
+            instance.status = .withdrawn
+            instance.finishedAt = now
+            instance.updatedAt = now
+            try await instance.save(on: tx)
+            try await event(tx, instance, task: nil, node: nil, actor: actor, action: "withdraw", comment: reason)
+        }
+    }
+
+    /// Open tasks `principal` may act on: assigned to them, or to a role they hold in that department, and
+    /// not claimed by someone else. Oldest first.
+    public func inbox(for principal: Principal, paging: Paging) async throws -> [WorkflowTask] {
+        let pairs = principal.grants.compactMap { grant in grant.departmentID.map { ($0, grant.role) } }
+        let query = WorkflowTask.query(on: db).filter(\.$status ~~ [.open, .claimed]).group(.or) { or in
+            or.filter(\.$assigneeID == principal.userID)
+            for (department, role) in pairs {
+                or.group(.and) { and in
+                    and.filter(\.$departmentID == department).filter(\.$role == role).filter(\.$assigneeID == nil)
+                }
+            }
+        }
+        let tasks = try await query.sort(\.$createdAt).sort(\.$id).range(paging.offset..<(paging.offset + paging.limit + 1)).all()
+        return tasks.filter { $0.claimedBy == nil || $0.claimedBy == principal.userID }
+    }
+
+    /// The events of an instance, oldest first.
+    public func timeline(_ instanceID: UUID) async throws -> [WorkflowEvent] {
+        try await WorkflowEvent.query(on: db).filter(\.$instanceID == instanceID).sort(\.$at).sort(\.$id).all()
+    }
+
+    // MARK: Moving tokens
+
+    func advance(
+        to nodeID: String, _ definition: ProcessDefinition, _ instance: WorkflowInstance, _ state: inout EngineState,
+        _ variables: [String: JSONValue], _ tx: any Database, _ opened: inout [WorkflowTask], actor: UUID?
+    ) async throws {
+        guard let node = definition.node(nodeID) else { throw Problem(.internalServerError, detail: "unknown node \(nodeID)") }
+        let now = clock.now()
+        switch node.type {
+        case .start:
+            if let next = node.next { try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor) }
+        case .task:
+            let group = UUID()
+            for assignee in node.assignees ?? [] {
+                opened.append(
+                    try await makeTask(
+                        node: node, nodeID: node.id, assignee: assignee, group: group, mode: node.mode ?? .all,
+                        instance: instance, tx: tx, now: now))
+            }
+        case .parallel:
+            for branch in node.branches ?? [] {
+                try await advance(to: branch, definition, instance, &state, variables, tx, &opened, actor: actor)
+            }
+        case .join:
+            let arrived = (state.arrivals[node.id] ?? 0) + 1
+            if arrived >= definition.inDegree(node.id) {
+                state.arrivals[node.id] = nil
+                if let next = node.next { try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor) }
+            } else {
+                state.arrivals[node.id] = arrived
+            }
+        case .exclusive:
+            let chosen = node.conditions?.first { $0.when.matches(variables) }?.next ?? node.default
+            try await event(tx, instance, task: nil, node: node.id, actor: actor, action: "branch", comment: chosen)
+            if let chosen { try await advance(to: chosen, definition, instance, &state, variables, tx, &opened, actor: actor) }
+        case .end:
+            let open = try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID())
+                .filter(\.$status ~~ [.open, .claimed]).count()
+            if open == 0 && opened.isEmpty {
+                instance.status = .completed
+                instance.finishedAt = now
+                try await event(tx, instance, task: nil, node: node.id, actor: actor, action: "complete", comment: nil)
+            }
+        }
+    }
+
+    func makeTask(
+        node: ProcessDefinition.Node?, nodeID: String, assignee: ProcessDefinition.Assignee, group: UUID,
+        mode: ProcessDefinition.Mode, instance: WorkflowInstance, tx: any Database, now: Date
+    ) async throws -> WorkflowTask {
+        let task = WorkflowTask()
+        task.instanceID = try instance.requireID()
+        task.nodeID = nodeID
+        task.name = node?.name ?? nodeID
+        task.groupID = group
+        task.mode = mode
+        task.status = .open
+        task.createdAt = now
+        if let username = assignee.user {
+            guard let user = try await User.query(on: tx).filter(\.$username == username).first() else {
+                throw Problem.validation([FieldError(field: "assignee", message: "names no user '\(username)'")])
+            }
+            task.assigneeID = user.id
+        } else if let code = assignee.department, let role = assignee.role {
+            let directory = DirectoryService(db: tx)
+            let department: DepartmentInfo?
+            if let id = UUID(uuidString: code) {
+                department = try await directory.department(id: id)
+            } else {
+                department = try await directory.department(code: code)
+            }
+            guard let department else {
+                throw Problem.validation([FieldError(field: "assignee", message: "names no department '\(code)'")])
+            }
+            task.departmentID = department.id
+            task.role = role
+        }
+        if let days = node?.days { task.dueAt = calendar.deadline(from: now, workingDays: days) }
+        try await task.create(on: tx)
+        if let due = task.dueAt, let id = task.id {
+            let queue = JobQueue(db: tx, clock: clock)
+            let yellow = now.addingTimeInterval(due.timeIntervalSince(now) * 0.8)
+            try await queue.enqueue(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "yellow"), runAt: yellow, dedupeKey: "wf-sla:\(id):yellow")
+            try await queue.enqueue(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "red"), runAt: due, dedupeKey: "wf-sla:\(id):red")
+        }
+        return task
+    }
+
+    /// Sets a task's status if it is still open (or, for a claim, unclaimed); true when this call did it.
+    func conditionalUpdate(
+        _ tx: any Database, _ taskID: UUID, to status: TaskStatus, actor: UUID, now: Date, comment: String?,
+        claimOnly: Bool = false
+    ) async throws -> Bool {
+        guard let sql = tx as? any SQLDatabase else { return false }
+        var update = sql.update(WorkflowTask.schema).set("status", to: status.rawValue).where("id", .equal, taskID)
+        if claimOnly {
+            update = update.set("claimed_by", to: actor)
+                .where("status", .equal, TaskStatus.open.rawValue)
+        } else {
+            update = update.set("decided_by", to: actor).set("decided_at", to: now).set("comment", to: comment)
+                .where(SQLBinaryExpression(SQLIdentifier("status"), .in, SQLGroupExpression([SQLBind(TaskStatus.open.rawValue), SQLBind(TaskStatus.claimed.rawValue)])))
+                .where { group in
+                    group.where("claimed_by", .is, SQLLiteral.null).orWhere("claimed_by", .equal, actor)
+                }
+        }
+        return !(try await update.returning("id").all().isEmpty)
+    }
+
+    func cancel(_ task: WorkflowTask, _ tx: any Database, _ now: Date) async throws {
+        task.status = .cancelled
+        task.decidedAt = now
+        try await task.save(on: tx)
+    }
+
+    func cancelOpenTasks(_ instance: WorkflowInstance, _ tx: any Database, _ now: Date) async throws {
+        try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID()).filter(\.$status ~~ [.open, .claimed])
+            .set(\.$status, to: .cancelled).set(\.$decidedAt, to: now).update()
+    }
+
+    /// Serialises actions on one instance (PostgreSQL row lock; SQLite serialises writers already).
+    func lockInstance(_ id: UUID, _ tx: any Database) async throws {
+        guard let sql = tx as? any SQLDatabase, sql.dialect.name == "postgresql" else { return }
+        _ = try await sql.raw("SELECT id FROM workflow_instances WHERE id = \(bind: id) FOR UPDATE").all()
+    }
+
+    func event(
+        _ tx: any Database, _ instance: WorkflowInstance, task: WorkflowTask?, node: String?, actor: UUID?, action: String,
+        comment: String?
+    ) async throws {
+        let event = WorkflowEvent()
+        event.instanceID = try instance.requireID()
+        event.taskID = task?.id
+        event.nodeID = node
+        event.actorID = actor
+        event.action = action
+        event.comment = comment.map { String($0.prefix(2000)) }
+        event.at = clock.now()
+        try await event.create(on: tx)
+    }
+
+    static let alreadyDecided = Problem(
+        .conflict, type: "/problems/task-already-decided", title: "Task already decided",
+        detail: "This task was already decided, or another person has claimed it.")
+
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}
+
+/// Payload of an SLA timer job.
+struct SLAPayload: Codable, Sendable {
+    var taskID: UUID
+    var level: String
+}

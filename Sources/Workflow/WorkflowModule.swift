@@ -1,0 +1,36 @@
+import Fluent
+import Foundation
+import TongbanCore
+import Vapor
+
+/// The workflow engine: process definitions as data, instances, tasks, actions, SLA timers.
+/// Applications and Cases drive it through ``WorkflowEngine``.
+public struct WorkflowModule: TongbanModule {
+    public let name = "workflow"
+    static let slaJob = "workflow.sla"
+
+    public init() {}
+
+    public var migrations: [any Migration] { [CreateWorkflowSchema()] }
+
+    public func boot(_ app: Application) throws {
+        app.jobs.register(Self.slaJob) { job, app in
+            let payload = try JobQueue(db: app.db, clock: app.clock).payload(of: job, as: SLAPayload.self)
+            try await Self.fireSLA(payload, app: app)
+        }
+    }
+
+    public func seedDemo(on app: Application, options: DemoOptions) async throws {}
+
+    /// Records a yellow (80 % of the limit) or red (overdue) warning on a task that is still open.
+    static func fireSLA(_ payload: SLAPayload, app: Application) async throws {
+        guard let task = try await WorkflowTask.find(payload.taskID, on: app.db), task.status.isOpen else { return }
+        let event = WorkflowEvent()
+        event.instanceID = task.instanceID
+        event.taskID = task.id
+        event.nodeID = task.nodeID
+        event.action = payload.level == "red" ? "sla_overdue" : "sla_warning"
+        event.at = app.clock.now()
+        try await event.create(on: app.db)
+    }
+}
