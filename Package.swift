@@ -62,9 +62,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Applications",
+            dependencies: ["TongbanCore", "Identity", "Catalogue", "Workflow", "Web"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -90,6 +95,7 @@ let package = Package(
         .testTarget(name: "TongbanCoreTests", dependencies: ["TongbanCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ApplicationsTests", dependencies: ["Applications", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WebTests", dependencies: ["Web", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),

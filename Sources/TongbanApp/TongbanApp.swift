@@ -1,3 +1,4 @@
+import Applications
 import Catalogue
 import Fluent
 import Foundation
@@ -12,7 +13,7 @@ import Workflow
 public enum TongbanApp {
     /// Every module, in dependency order. A new capability is a new module plus one line here.
     public static let modules: [any TongbanModule] = [
-        CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(),
+        CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(), ApplicationsModule(),
     ]
 
     public static let version = "0.1.0"

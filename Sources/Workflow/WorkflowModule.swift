@@ -14,6 +14,31 @@ public struct WorkflowModule: TongbanModule {
     public var migrations: [any Migration] { [CreateWorkflowSchema()] }
 
     public func boot(_ app: Application) throws {
+        try app.register(collection: TasksController())
+        let docs = app.apiDocumentation
+        let task = Schema.object([
+            "id": Schema.uuid, "applicationId": Schema.uuid, "instanceId": Schema.uuid, "nodeId": Schema.string,
+            "name": Schema.string, "status": Schema.string, "departmentId": Schema.uuid, "role": Schema.string,
+            "dueAt": Schema.dateTime, "createdAt": Schema.dateTime,
+        ])
+        docs.addSchema("Task", task)
+        docs.add(
+            APIOperation(
+                .GET, "/api/v1/tasks", summary: "The caller's task inbox", tag: "workflow", requiresAuth: true,
+                response: Schema.page(of: Schema.ref("Task")), problems: [401, 422], query: ["limit", "cursor"]))
+        docs.add(
+            APIOperation(
+                .POST, "/api/v1/tasks/{id}/actions",
+                summary: "Act on a task: accept, claim, approve, reject, return, transfer, comment, urge, escalate",
+                tag: "workflow", requiresAuth: true,
+                request: Schema.object(
+                    [
+                        "action": Schema.string, "comment": Schema.string,
+                        "transferTo": Schema.object(["department": Schema.string, "role": Schema.string, "user": Schema.string]),
+                    ], required: ["action"]),
+                response: Schema.object([
+                    "task": Schema.ref("Task"), "instanceStatus": Schema.string, "opened": Schema.array(Schema.ref("Task")),
+                ]), problems: [401, 404, 409, 422]))
         app.jobs.register(Self.slaJob) { job, app in
             let payload = try JobQueue(db: app.db, clock: app.clock).payload(of: job, as: SLAPayload.self)
             try await Self.fireSLA(payload, app: app)

@@ -129,8 +129,9 @@ struct EnterpriseAndAdminTests {
                 departments = try res.content.decode(CursorPageBody.self).items.compactMap { $0["id"]?.stringValue }
             }
             #expect(departments.count >= 10)
-            let own = departments[0]
-            let foreign = departments[1]
+            // The last two departments: the demo places its staff in the first ones.
+            let own = departments[departments.count - 1]
+            let foreign = departments[departments.count - 2]
             let payload: @Sendable (String, String, String) -> String = { user, role, dept in
                 #"{"username":"\#(user)","password":"Another-Good-Pass-9","name":"部门管理员","roles":[{"role":"\#(role)","departmentId":"\#(dept)"}]}"#
             }

@@ -51,6 +51,13 @@ public struct ProcessStep: Codable, Sendable, Equatable {
     public var nameEn: String
     public var description: String
     public var descriptionEn: String
+
+    public init(name: String, nameEn: String, description: String, descriptionEn: String) {
+        self.name = name
+        self.nameEn = nameEn
+        self.description = description
+        self.descriptionEn = descriptionEn
+    }
 }
 
 /// A service item (政务服务事项) with its guide. Versioned; `published` controls visibility.

@@ -31,6 +31,8 @@ public struct ServiceInput: Codable, Sendable {
     public var popularity: Int?
     public var form: FormSchema?
 
+    public init() {}
+
     /// Field errors independent of the database.
     func staticErrors() -> [FieldError] {
         var errors = FieldErrors()

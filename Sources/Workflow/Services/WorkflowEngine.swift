@@ -27,11 +27,24 @@ public struct WorkflowEngine: Sendable {
     let db: any Database
     let clock: TongbanClock
     let calendar: WorkingCalendar
+    let observers: WorkflowObservers
 
-    public init(db: any Database, clock: TongbanClock, calendar: WorkingCalendar = .china) {
+    public init(
+        db: any Database, clock: TongbanClock, calendar: WorkingCalendar = .china,
+        observers: WorkflowObservers = WorkflowObservers()
+    ) {
         self.db = db
         self.clock = clock
         self.calendar = calendar
+        self.observers = observers
+    }
+
+    /// Tells the subject's owner (e.g. Applications) what happened, inside the same transaction.
+    func notify(_ instance: WorkflowInstance, action: String, node: String?, tx: any Database) async throws {
+        guard let observer = observers.observer(for: instance.subjectType) else { return }
+        let open = try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID())
+            .filter(\.$status ~~ [.open, .claimed]).all()
+        try await observer(WorkflowChange(instance: instance, action: action, node: node, openNodes: open.map(\.nodeID)), tx)
     }
 
     struct EngineState: Codable {
@@ -96,6 +109,7 @@ public struct WorkflowEngine: Sendable {
             }
             instance.state = try Self.encode(state)
             try await instance.save(on: tx)
+            try await notify(instance, action: "start", node: nil, tx: tx)
             return (instance, opened)
         }
     }
@@ -125,6 +139,7 @@ public struct WorkflowEngine: Sendable {
             guard let instance = try await WorkflowInstance.find(task.instanceID, on: tx) else {
                 throw Problem.notFound("Task", type: "/problems/task-not-found")
             }
+            if !task.status.isOpen { throw Self.alreadyDecided }
             guard instance.status == .running else {
                 throw Problem.conflict("The process is \(instance.status.rawValue).", type: "/problems/process-not-running")
             }
@@ -189,6 +204,7 @@ public struct WorkflowEngine: Sendable {
                 instance.state = try Self.encode(state)
                 instance.updatedAt = now
                 try await instance.save(on: tx)
+                try await notify(instance, action: action.rawValue, node: decided.nodeID, tx: tx)
                 return ActionResult(task: decided, instance: instance, opened: opened)
             }
         }
@@ -222,6 +238,7 @@ public struct WorkflowEngine: Sendable {
             instance.state = try Self.encode(state)
             instance.updatedAt = clock.now()
             try await instance.save(on: tx)
+            try await notify(instance, action: "resume", node: nil, tx: tx)
             return opened
         }
     }
@@ -243,6 +260,7 @@ public struct WorkflowEngine: Sendable {
             instance.updatedAt = now
             try await instance.save(on: tx)
             try await event(tx, instance, task: nil, node: nil, actor: actor, action: "withdraw", comment: reason)
+            try await notify(instance, action: "withdraw", node: nil, tx: tx)
         }
     }
 

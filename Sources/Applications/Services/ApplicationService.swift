@@ -1,0 +1,252 @@
+import Catalogue
+import Fluent
+import Foundation
+import Identity
+import TongbanCore
+import Vapor
+import Workflow
+
+/// One line of an application's timeline.
+public struct TimelineEntry: Codable, Sendable {
+    public var at: Date
+    public var action: String
+    public var node: String?
+    public var comment: String?
+}
+
+/// Applications: drafts, submission (which starts the service's process), withdrawal, answering a
+/// correction, and the status that follows the workflow.
+public struct ApplicationService: Sendable {
+    let app: Application
+    let db: any Database
+
+    public init(app: Application, db: any Database) {
+        self.app = app
+        self.db = db
+    }
+
+    static let subjectType = "application"
+    static let acceptanceNode = "accept"
+
+    /// Creates an application (a draft, or submitted when `submit`). 422 for an unknown or unpublished
+    /// service or invalid form data (every field at once); 403 for staff accounts.
+    public func create(serviceID: UUID?, form: [String: JSONValue], submit: Bool, principal: Principal) async throws
+        -> ApplicationRecord
+    {
+        guard principal.kind == .person else { throw Problem.forbidden }
+        guard let serviceID, let service = try? await CatalogueService(db: db, clock: app.clock).service(serviceID, viewer: nil)
+        else {
+            throw Problem.validation([FieldError(field: "serviceId", message: "does not name a published service")])
+        }
+        var errors = FieldErrors()
+        if !service.forPersons && principal.actingFor == nil {
+            errors.add("serviceId", "is a service for enterprises: act for one with the X-Acting-For header")
+        }
+        if submit {
+            for error in service.form.validate(form, today: app.clock.now()) { errors.add("form.\(error.field)", error.message) }
+        } else if form.count > 200 {
+            errors.add("form", "has too many fields")
+        }
+        try errors.throwIfAny()
+        let user = try await User.find(principal.userID, on: db)
+        let now = app.clock.now()
+        let record = ApplicationRecord()
+        record.serviceID = serviceID
+        record.serviceCode = service.code
+        record.applicantID = principal.userID
+        record.enterpriseID = principal.actingFor
+        record.idTail = String((user?.idNumber ?? "").suffix(6))
+        record.status = .draft
+        record.form = try Self.encode(form)
+        record.createdAt = now
+        record.updatedAt = now
+        return try await db.transaction { tx in
+            try await insertWithNumber(record, tx: tx, now: now)
+            if submit { try await startProcess(record, service: service, form: form, actor: principal.userID, tx: tx) }
+            return try await ApplicationRecord.find(record.id, on: tx) ?? record
+        }
+    }
+
+    /// Submits a draft.
+    public func submit(_ id: UUID, form: [String: JSONValue]?, principal: Principal) async throws -> ApplicationRecord {
+        let record = try await own(id, principal)
+        guard record.status == .draft else {
+            throw Problem.conflict("Only a draft can be submitted.", type: "/problems/application-not-draft")
+        }
+        guard let service = try? await CatalogueService(db: db, clock: app.clock).service(record.serviceID, viewer: nil) else {
+            throw Problem.conflict("The service is no longer published.", type: "/problems/service-unpublished")
+        }
+        let data = try form ?? Self.decode([String: JSONValue].self, record.form)
+        let errors = service.form.validate(data, today: app.clock.now())
+        if !errors.isEmpty { throw Problem.validation(errors.map { FieldError(field: "form.\($0.field)", message: $0.message) }) }
+        return try await db.transaction { tx in
+            record.form = try Self.encode(data)
+            try await record.save(on: tx)
+            try await startProcess(record, service: service, form: data, actor: principal.userID, tx: tx)
+            return try await ApplicationRecord.find(record.id, on: tx) ?? record
+        }
+    }
+
+    /// Answers a correction: merges the corrected fields and resumes the process.
+    public func resubmit(_ id: UUID, form: [String: JSONValue], principal: Principal) async throws -> ApplicationRecord {
+        let record = try await own(id, principal)
+        guard record.status == .correctionRequired, let instanceID = record.instanceID else {
+            throw Problem.conflict("The application is not waiting for a correction.", type: "/problems/no-correction-pending")
+        }
+        var data = try Self.decode([String: JSONValue].self, record.form)
+        data.merge(form) { $1 }
+        if let service = try? await CatalogueService(db: db, clock: app.clock).service(record.serviceID, viewer: nil) {
+            let errors = service.form.validate(data, today: app.clock.now())
+            if !errors.isEmpty { throw Problem.validation(errors.map { FieldError(field: "form.\($0.field)", message: $0.message) }) }
+        }
+        let merged = data
+        return try await db.transaction { tx in
+            record.form = try Self.encode(merged)
+            try await record.save(on: tx)
+            _ = try await app.workflowEngine(on: tx).resume(instanceID: instanceID, variables: merged, actor: principal.userID)
+            return try await ApplicationRecord.find(record.id, on: tx) ?? record
+        }
+    }
+
+    /// Withdraws an application before a decision.
+    public func withdraw(_ id: UUID, reason: String?, principal: Principal) async throws -> ApplicationRecord {
+        let record = try await own(id, principal)
+        switch record.status {
+        case .draft:
+            record.status = .withdrawn
+            record.updatedAt = app.clock.now()
+            try await record.save(on: db)
+            return record
+        case .submitted, .accepted, .inReview, .correctionRequired:
+            guard let instanceID = record.instanceID else { throw Problem(.internalServerError) }
+            try await app.workflowEngine().withdraw(instanceID: instanceID, actor: principal.userID, reason: reason)
+            return try await ApplicationRecord.find(id, on: db) ?? record
+        default:
+            throw Problem.conflict("A decided application cannot be withdrawn.", type: "/problems/application-decided")
+        }
+    }
+
+    /// The application if `principal` may see it: the applicant, members of its enterprise, staff of a
+    /// department with a task on it, or a system administrator; 404 otherwise.
+    public func visible(_ id: UUID, _ principal: Principal) async throws -> ApplicationRecord {
+        guard let record = try await ApplicationRecord.find(id, on: db) else { throw Self.notFound }
+        if record.applicantID == principal.userID || principal.isSystemAdmin { return record }
+        if let enterprise = record.enterpriseID, principal.actingFor == enterprise { return record }
+        if principal.isStaff, let instanceID = record.instanceID {
+            let departments = Set(principal.grants.compactMap(\.departmentID))
+            let tasks = try await WorkflowTask.query(on: db).filter(\.$instanceID == instanceID).all()
+            if tasks.contains(where: { task in
+                task.assigneeID == principal.userID || task.decidedBy == principal.userID
+                    || task.departmentID.map(departments.contains) == true
+            }) {
+                return record
+            }
+        }
+        throw Self.notFound
+    }
+
+    func own(_ id: UUID, _ principal: Principal) async throws -> ApplicationRecord {
+        guard let record = try await ApplicationRecord.find(id, on: db),
+            record.applicantID == principal.userID
+                || (record.enterpriseID != nil && record.enterpriseID == principal.actingFor)
+        else { throw Self.notFound }
+        return record
+    }
+
+    /// Created and submitted, then every workflow event.
+    public func timeline(_ record: ApplicationRecord) async throws -> [TimelineEntry] {
+        var entries = [TimelineEntry(at: record.createdAt, action: "created", node: nil, comment: nil)]
+        if let submitted = record.submittedAt { entries.append(TimelineEntry(at: submitted, action: "submitted", node: nil, comment: nil)) }
+        if let instanceID = record.instanceID {
+            for event in try await app.workflowEngine(on: db).timeline(instanceID) where event.action != "start" {
+                entries.append(TimelineEntry(at: event.at, action: event.action, node: event.nodeID, comment: event.comment))
+            }
+        }
+        return entries
+    }
+
+    // MARK: Internals
+
+    func insertWithNumber(_ record: ApplicationRecord, tx: any Database, now: Date) async throws {
+        let date = LocalDate(now)
+        let prefix = String(format: "%04d%02d%02d", date.year, date.month, date.day)
+        for attempt in 0..<8 {
+            record.number = prefix + String(format: "%06d", Int.random(in: 0...999_999))
+            do {
+                try await record.create(on: tx)
+                return
+            } catch let error as any DatabaseError where error.isConstraintFailure && attempt < 7 {
+                record.id = nil
+                continue
+            }
+        }
+    }
+
+    func startProcess(
+        _ record: ApplicationRecord, service: ServiceItem, form: [String: JSONValue], actor: UUID, tx: any Database
+    ) async throws {
+        let key = try await processKey(for: service, tx: tx)
+        let now = app.clock.now()
+        record.status = .submitted
+        record.submittedAt = now
+        record.updatedAt = now
+        try await record.save(on: tx)
+        let (instance, _) = try await app.workflowEngine(on: tx).start(
+            key: key, subjectType: Self.subjectType, subjectID: try record.requireID(), variables: form, actor: actor)
+        record.instanceID = instance.id
+        try await record.save(on: tx)
+    }
+
+    /// The bound process, or the department's default: acceptance by a clerk, then approval by an approver
+    /// within the promised time limit.
+    func processKey(for service: ServiceItem, tx: any Database) async throws -> String {
+        if let binding = try await ProcessBinding.query(on: tx).filter(\.$serviceID == service.requireID()).first() {
+            return binding.processKey
+        }
+        guard let department = try await DirectoryService(db: tx).department(id: service.departmentID) else {
+            throw Problem(.internalServerError, detail: "service without department")
+        }
+        let key = "default-" + department.code
+        let definition = ProcessDefinition(key: key, name: "受理审批", nodes: [
+            .init(id: "start", type: .start, next: Self.acceptanceNode),
+            .init(id: Self.acceptanceNode, type: .task, name: "受理", next: "review",
+                  assignees: [.init(department: department.code, role: .clerk)], mode: .any, days: 2),
+            .init(id: "review", type: .task, name: "审批", next: "end",
+                  assignees: [.init(department: department.code, role: .approver)], mode: .any,
+                  days: max(1, service.promisedDays)),
+            .init(id: "end", type: .end),
+        ])
+        _ = try await WorkflowEngine(db: tx, clock: app.clock).deploy(definition)
+        return key
+    }
+
+    /// Keeps the application's status in step with its process (called inside the engine's transaction).
+    static func observe(_ change: WorkflowChange, tx: any Database, now: Date) async throws {
+        guard let record = try await ApplicationRecord.find(change.instance.subjectID, on: tx) else { return }
+        let status: ApplicationStatus
+        switch change.instance.status {
+        case .completed: status = .approved
+        case .rejected: status = .rejected
+        case .returned: status = .correctionRequired
+        case .withdrawn: status = .withdrawn
+        case .running:
+            status = change.openNodes.contains(acceptanceNode) ? .submitted : .inReview
+        }
+        if [.approved, .rejected].contains(status) { record.decidedAt = now }
+        record.status = status
+        record.updatedAt = now
+        try await record.save(on: tx)
+    }
+
+    static let notFound = Problem.notFound("Application", type: "/problems/application-not-found")
+
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,82 @@
+import Catalogue
+import Fluent
+import Foundation
+import Identity
+import TongbanCore
+import Vapor
+import Workflow
+
+/// The joint-approval demo: service `joint-approval-demo` (one text field `projectName`), accepted by
+/// `demo-clerk`, then approved in parallel by `demo-approver-1`, `-2` and `-3` in three departments.
+struct ApplicationsDemo {
+    let app: Application
+    let options: DemoOptions
+
+    static let serviceCode = "joint-approval-demo"
+    static let processKey = "joint-approval-demo"
+
+    func load() async throws {
+        let db = app.db
+        let departments = try await Department.query(on: db).sort(\.$code).all()
+        guard let clerkRole = try await User.query(on: db).filter(\.$username == "demo-clerk").first(),
+            let clerkDepartment = try await StaffAssignment.query(on: db).filter(\.$userID == clerkRole.requireID())
+                .first()?.departmentID,
+            let home = departments.first(where: { $0.id == clerkDepartment })
+        else { return }
+        let others = departments.filter { $0.id != clerkDepartment }
+        guard others.count >= 3 else { return }
+        let approverDepartments = Array(others.prefix(3))
+        let accounts = AccountService(db: db, hashing: app.passwordHashing, clock: app.clock)
+        for (index, department) in approverDepartments.enumerated() {
+            let username = "demo-approver-\(index + 1)"
+            if try await User.query(on: db).filter(\.$username == username).first() == nil {
+                _ = try await accounts.createStaff(
+                    username: username, password: "Tongban-demo-2026", name: "联审人员\(index + 1)",
+                    grants: [RoleGrant(departmentID: try department.requireID(), role: .approver)])
+            }
+        }
+        let definition = ProcessDefinition(key: Self.processKey, name: "多部门并联审批示例", nodes: [
+            .init(id: "start", type: .start, next: ApplicationService.acceptanceNode),
+            .init(id: ApplicationService.acceptanceNode, type: .task, name: "受理", next: "split",
+                  assignees: [.init(department: home.code, role: .clerk)], mode: .any, days: 1),
+            .init(id: "split", type: .parallel, branches: ["review-1", "review-2", "review-3"]),
+        ] + approverDepartments.enumerated().map { index, department in
+            .init(id: "review-\(index + 1)", type: .task, name: "联合审批（\(department.name)）", next: "join",
+                  assignees: [.init(department: department.code, role: .approver)], mode: .any, days: 5)
+        } + [
+            .init(id: "join", type: .join, next: "end"),
+            .init(id: "end", type: .end),
+        ])
+        _ = try await WorkflowEngine(db: db, clock: app.clock).deploy(definition)
+        let catalogue = CatalogueService(db: db, clock: app.clock)
+        var service = try await ServiceItem.query(on: db).filter(\.$code == Self.serviceCode).first()
+        if service == nil {
+            var input = ServiceInput()
+            input.code = Self.serviceCode
+            input.name = "多部门联合审批示例事项"
+            input.nameEn = "Joint approval demonstration"
+            input.department = home.code
+            input.category = .licence
+            input.audience = [.person, .enterprise]
+            input.caseKind = .promised
+            input.statutoryDays = 20
+            input.promisedDays = 5
+            input.conditions = "用于演示受理后由三个部门并联审批。"
+            input.conditionsEn = "Demonstrates acceptance followed by parallel approval in three departments."
+            input.steps = [
+                ProcessStep(name: "受理", nameEn: "Acceptance", description: "窗口受理", descriptionEn: "Accepted by a clerk"),
+                ProcessStep(name: "并联审批", nameEn: "Joint approval", description: "三个部门同时审批", descriptionEn: "Three departments approve at once"),
+            ]
+            input.zones = []
+            input.form = FormSchema(fields: [
+                .init(name: "projectName", label: "项目名称", labelEn: "Project name", type: .text, required: true, min: 1, max: 200)
+            ])
+            let created = try await catalogue.create(input, actor: nil)
+            service = try await catalogue.setPublished(try created.requireID(), true, actor: nil)
+        }
+        if let service, try await ProcessBinding.query(on: db).filter(\.$serviceID == service.requireID()).first() == nil {
+            try await ProcessBinding(serviceID: try service.requireID(), processKey: Self.processKey).create(on: db)
+        }
+        options.progress("applications: joint-approval-demo with demo-approver-1…3")
+    }
+}

@@ -1,0 +1,48 @@
+import Fluent
+import Foundation
+import NIOConcurrencyHelpers
+import Vapor
+
+/// What changed in an instance, for the module that owns its subject.
+public struct WorkflowChange: Sendable {
+    public var instance: WorkflowInstance
+    /// `start`, `approve`, `reject`, `return`, `transfer`, `resume`, `withdraw`.
+    public var action: String
+    /// The node the action happened at, if any.
+    public var node: String?
+    /// Nodes with open tasks after the change.
+    public var openNodes: [String]
+}
+
+/// Handlers per subject type, called inside the engine's transaction so that the subject's state and
+/// the workflow's never disagree.
+public final class WorkflowObservers: Sendable {
+    public typealias Observer = @Sendable (WorkflowChange, any Database) async throws -> Void
+    private let observers = NIOLockedValueBox<[String: Observer]>([:])
+
+    public init() {}
+
+    public func register(_ subjectType: String, _ observer: @escaping Observer) {
+        observers.withLockedValue { $0[subjectType] = observer }
+    }
+
+    func observer(for subjectType: String) -> Observer? {
+        observers.withLockedValue { $0[subjectType] }
+    }
+}
+
+extension Application {
+    private struct ObserversKey: StorageKey { typealias Value = WorkflowObservers }
+
+    public var workflowObservers: WorkflowObservers {
+        if let existing = storage[ObserversKey.self] { return existing }
+        let created = WorkflowObservers()
+        storage[ObserversKey.self] = created
+        return created
+    }
+
+    /// The engine with this application's observers and clock.
+    public func workflowEngine(on db: (any Database)? = nil) -> WorkflowEngine {
+        WorkflowEngine(db: db ?? self.db, clock: clock, observers: workflowObservers)
+    }
+}
