@@ -45,6 +45,13 @@ public enum TongbanApp {
         OperationsRoutes.register(app)
     }
 
+    /// Prepares a SQLite file for concurrent use: write-ahead logging (persistent in the file), so that
+    /// readers never wait for the writer and a commit costs one sync instead of several.
+    public static func prepareDatabase(_ app: Application) async throws {
+        guard let sql = app.db as? any SQLDatabase, sql.dialect.name == "sqlite" else { return }
+        _ = try await sql.raw("PRAGMA journal_mode=WAL").all()
+    }
+
     /// Loads every module's demo data (idempotent), reporting progress.
     public static func loadDemo(_ app: Application, options: DemoOptions) async throws {
         for module in modules {

@@ -75,6 +75,9 @@ enum Runner {
 
     static func migrate(_ app: Application) async throws {
         do {
+            if case .sqliteFile = try DatabaseLocation(url: app.tongbanConfig.databaseURL) {
+                try await TongbanApp.prepareDatabase(app)
+            }
             try await app.autoMigrate()
         } catch {
             throw CommandFailure(description: "migration failed: \(String(reflecting: error).prefix(600))")

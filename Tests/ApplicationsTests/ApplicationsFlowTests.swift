@@ -204,3 +204,35 @@ extension Application {
         return String((user?.idNumber ?? "").suffix(6))
     }
 }
+
+@Suite("Concurrent writes")
+struct ConcurrentWriteTests {
+    /// On a SQLite file, concurrent transactions that read and then write once failed with "database is
+    /// locked" (500); write transactions now take the lock first. On PostgreSQL this runs on PostgreSQL.
+    @Test func concurrentSubmissionsAndAcceptances_allSucceed() async throws {
+        try await withTestApp(demo: true, sqliteFile: !TestDatabase.isPostgres) { app in
+            let citizen = try await app.login("demo-citizen")
+            let clerk = try await app.login("demo-clerk")
+            let serviceID = try await app.demoServiceID()
+            let statuses = try await withThrowingTaskGroup(of: [HTTPStatus].self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        let (created, body) = try await app.json(
+                            .POST, "/api/v1/applications", token: citizen,
+                            body: ["serviceId": .string(serviceID), "form": ["projectName": .string("并发\(index)")], "submit": true])
+                        guard let id = body["id"]?.stringValue, let task = try await app.task(for: "demo-clerk", application: id) else {
+                            return [created]
+                        }
+                        let (accepted, _) = try await app.json(.POST, "/api/v1/tasks/\(task)/actions", token: clerk, body: ["action": "accept"])
+                        return [created, accepted]
+                    }
+                }
+                var all: [HTTPStatus] = []
+                for try await result in group { all += result }
+                return all
+            }
+            #expect(statuses.count == 16)
+            #expect(statuses.allSatisfy { $0 == .created || $0 == .ok }, "\(statuses)")
+        }
+    }
+}

@@ -26,7 +26,7 @@ extension DatabaseID {
 /// Runs `body` with a fully configured, migrated application on a fresh database, then tears it down.
 /// `demo: true` loads the demo data first.
 public func withTestApp(
-    demo: Bool = false, config: TongbanConfig? = nil, _ body: (Application) async throws -> Void
+    demo: Bool = false, config: TongbanConfig? = nil, sqliteFile: Bool = false, _ body: (Application) async throws -> Void
 ) async throws {
     let app = try await Application.make(.testing)
     app.logger.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"] ?? "warning") ?? .warning
@@ -46,6 +46,11 @@ public func withTestApp(
             try await admin.raw(SQLQueryString("CREATE SCHEMA " + name)).run()
             settings.databaseURL = url
             try TongbanApp.configure(app, config: settings, database: .postgres(url, searchPath: [name, "public"]))
+        } else if sqliteFile {
+            // A real file (WAL, several connections): concurrency behaves as in production.
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tongban-test-\(UUID().uuidString).sqlite").path
+            try TongbanApp.configure(app, config: settings, database: .sqliteFile(path))
+            try await TongbanApp.prepareDatabase(app)
         } else {
             try TongbanApp.configure(app, config: settings, database: .sqliteMemory)
         }

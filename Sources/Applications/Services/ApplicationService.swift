@@ -2,6 +2,7 @@ import Catalogue
 import Fluent
 import Foundation
 import Identity
+import SQLKit
 import TongbanCore
 import Vapor
 import Workflow
@@ -60,7 +61,7 @@ public struct ApplicationService: Sendable {
         record.form = try Self.encode(form)
         record.createdAt = now
         record.updatedAt = now
-        return try await db.transaction { tx in
+        return try await db.writeTransaction { tx in
             try await insertWithNumber(record, tx: tx, now: now)
             if submit { try await startProcess(record, service: service, form: form, actor: principal.userID, tx: tx) }
             return try await ApplicationRecord.find(record.id, on: tx) ?? record
@@ -79,7 +80,7 @@ public struct ApplicationService: Sendable {
         let data = try form ?? Self.decode([String: JSONValue].self, record.form)
         let errors = service.form.validate(data, today: app.clock.now())
         if !errors.isEmpty { throw Problem.validation(errors.map { FieldError(field: "form.\($0.field)", message: $0.message) }) }
-        return try await db.transaction { tx in
+        return try await db.writeTransaction { tx in
             record.form = try Self.encode(data)
             try await record.save(on: tx)
             try await startProcess(record, service: service, form: data, actor: principal.userID, tx: tx)
@@ -100,7 +101,7 @@ public struct ApplicationService: Sendable {
             if !errors.isEmpty { throw Problem.validation(errors.map { FieldError(field: "form.\($0.field)", message: $0.message) }) }
         }
         let merged = data
-        return try await db.transaction { tx in
+        return try await db.writeTransaction { tx in
             record.form = try Self.encode(merged)
             try await record.save(on: tx)
             _ = try await app.workflowEngine(on: tx).resume(instanceID: instanceID, variables: merged, actor: principal.userID)
@@ -167,19 +168,27 @@ public struct ApplicationService: Sendable {
 
     // MARK: Internals
 
+    /// Inserts with a fresh random number, retrying on the rare collision. Each try runs in a savepoint so
+    /// that a unique violation does not abort the surrounding PostgreSQL transaction.
     func insertWithNumber(_ record: ApplicationRecord, tx: any Database, now: Date) async throws {
         let date = LocalDate(now)
         let prefix = String(format: "%04d%02d%02d", date.year, date.month, date.day)
+        let sql = tx as? any SQLDatabase
         for attempt in 0..<8 {
             record.number = prefix + String(format: "%06d", Int.random(in: 0...999_999))
+            if try await ApplicationRecord.query(on: tx).filter(\.$number == record.number).first() != nil { continue }
+            try await sql?.raw("SAVEPOINT application_number").run()
             do {
                 try await record.create(on: tx)
+                try await sql?.raw("RELEASE SAVEPOINT application_number").run()
                 return
             } catch let error as any DatabaseError where error.isConstraintFailure && attempt < 7 {
+                try await sql?.raw("ROLLBACK TO SAVEPOINT application_number").run()
                 record.id = nil
-                continue
+                record.$id.exists = false
             }
         }
+        throw Problem(.serviceUnavailable, title: "No application number available", detail: "Try again.")
     }
 
     func startProcess(

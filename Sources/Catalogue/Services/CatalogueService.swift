@@ -254,7 +254,7 @@ public struct CatalogueService: Sendable {
     }
 
     func save(_ item: ServiceItem, isNew: Bool) async throws -> ServiceItem {
-        try await db.transaction { db in
+        try await db.writeTransaction { db in
             if isNew { try await item.create(on: db) } else { try await item.save(on: db) }
             let id = try item.requireID()
             try await ServiceZone.query(on: db).filter(\.$serviceID == id).delete()

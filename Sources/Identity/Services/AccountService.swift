@@ -131,7 +131,7 @@ public struct AccountService: Sendable {
         }
         try errors.throwIfAny()
         let hash = try await hashing.hash(password)
-        return try await db.transaction { db in
+        return try await db.writeTransaction { db in
             let user = User(username: username, passwordHash: hash, kind: .staff, name: name)
             try await user.create(on: db)
             for grant in Set(grants) {

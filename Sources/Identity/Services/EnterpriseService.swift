@@ -32,7 +32,7 @@ public struct EnterpriseService: Sendable {
         try errors.throwIfAny()
         let role = creatorRole ?? .legalRepresentative
         let normalised = code?.value ?? creditCode
-        return try await db.transaction { db in
+        return try await db.writeTransaction { db in
             let enterprise = Enterprise(
                 name: name.trimmingCharacters(in: .whitespacesAndNewlines), creditCode: normalised,
                 legalRepresentativeID: creator)

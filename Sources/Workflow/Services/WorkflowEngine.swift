@@ -87,7 +87,7 @@ public struct WorkflowEngine: Sendable {
             throw Problem.notFound("Process definition", type: "/problems/process-not-found")
         }
         let definition = try record.definition()
-        return try await db.transaction { tx in
+        return try await db.writeTransaction { tx in
             let now = clock.now()
             let instance = WorkflowInstance()
             instance.definitionID = try record.requireID()
@@ -134,7 +134,7 @@ public struct WorkflowEngine: Sendable {
         if action == .transfer && transferTo == nil {
             throw Problem.validation([FieldError(field: "transferTo", message: "is required for transfer")])
         }
-        return try await db.transaction { tx in
+        return try await db.writeTransaction { tx in
             try await lockInstance(task.instanceID, tx)
             guard let instance = try await WorkflowInstance.find(task.instanceID, on: tx) else {
                 throw Problem.notFound("Task", type: "/problems/task-not-found")
@@ -212,7 +212,7 @@ public struct WorkflowEngine: Sendable {
 
     /// Resumes a returned instance after correction: merges `variables` and reopens the suspended nodes.
     public func resume(instanceID: UUID, variables: [String: JSONValue], actor: UUID?) async throws -> [WorkflowTask] {
-        try await db.transaction { tx in
+        try await db.writeTransaction { tx in
             try await lockInstance(instanceID, tx)
             guard let instance = try await WorkflowInstance.find(instanceID, on: tx) else {
                 throw Problem.notFound("Process", type: "/problems/process-not-found")
@@ -245,7 +245,7 @@ public struct WorkflowEngine: Sendable {
 
     /// Withdraws a running or returned instance (the applicant's choice before a decision).
     public func withdraw(instanceID: UUID, actor: UUID?, reason: String?) async throws {
-        try await db.transaction { tx in
+        try await db.writeTransaction { tx in
             try await lockInstance(instanceID, tx)
             guard let instance = try await WorkflowInstance.find(instanceID, on: tx) else {
                 throw Problem.notFound("Process", type: "/problems/process-not-found")

@@ -1,0 +1,75 @@
+import Fluent
+import Foundation
+import SQLKit
+
+/// Tracks whether the current task is already inside a write transaction, so nested calls join it.
+enum WriteTransactionContext {
+    @TaskLocal static var active = false
+}
+
+/// A FIFO async mutex. SQLite has one writer at a time anyway; queueing write transactions here makes
+/// waiting cheap (a suspended task) instead of a connection spinning in SQLite's busy handler.
+actor AsyncGate {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func enter() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func leave() {
+        if waiters.isEmpty {
+            busy = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+
+    /// One gate per process for SQLite write transactions.
+    static let sqliteWriters = AsyncGate()
+}
+
+extension Database {
+    /// Runs `body` in a transaction that is going to write.
+    ///
+    /// On SQLite the transaction starts with `BEGIN IMMEDIATE`, taking the write lock before the first read:
+    /// a deferred transaction that reads and then writes can otherwise meet another writer and fail at
+    /// once with "database is locked" (SQLite cannot wait there without risking a deadlock). On PostgreSQL it
+    /// is an ordinary transaction. Nested calls run inside the outer transaction.
+    public func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        if WriteTransactionContext.active || inTransaction { return try await body(self) }
+        guard let sql = self as? any SQLDatabase, sql.dialect.name == "sqlite" else {
+            return try await WriteTransactionContext.$active.withValue(true) {
+                try await self.transaction { try await body($0) }
+            }
+        }
+        await AsyncGate.sqliteWriters.enter()
+        do {
+            let result = try await immediateTransaction(body)
+            await AsyncGate.sqliteWriters.leave()
+            return result
+        } catch {
+            await AsyncGate.sqliteWriters.leave()
+            throw error
+        }
+    }
+
+    private func immediateTransaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        try await withConnection { connection in
+            guard let conn = connection as? any SQLDatabase else { return try await body(connection) }
+            try await conn.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await WriteTransactionContext.$active.withValue(true) { try await body(connection) }
+                try await conn.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await conn.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+}
