@@ -12,7 +12,7 @@ public struct ApplicationsModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateApplicationsSchema()] }
+    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings()] }
 
     public func boot(_ app: Application) throws {
         let clock = app.clock
@@ -55,6 +55,12 @@ enum ApplicationsAPIDocs {
                               request: form, response: Schema.ref("Application"), problems: [401, 404, 409, 422]))
         docs.add(APIOperation(.POST, "/api/v1/applications/{id}/withdraw", summary: "Withdraw before a decision", tag: "applications", requiresAuth: true,
                               request: form, response: Schema.ref("Application"), problems: [401, 404, 409]))
+        docs.add(APIOperation(.POST, "/api/v1/applications/{id}/rating", summary: "Rate a decided application once (1–5)", tag: "applications", requiresAuth: true,
+                              request: Schema.object(["score": Schema.integer, "comment": Schema.string], required: ["score"]),
+                              response: Schema.object(["id": Schema.uuid, "score": Schema.integer, "rectification": Schema.boolean]), success: 201, problems: [401, 404, 409, 422]))
+        docs.add(APIOperation(.GET, "/api/v1/ratings/statistics", summary: "Published rating statistics per department", tag: "applications",
+                              response: Schema.page(of: Schema.object(["departmentId": Schema.uuid, "count": Schema.integer, "average": Schema.number, "scores": Schema.array(Schema.integer), "badReviews": Schema.integer, "rectified": Schema.integer])),
+                              problems: [422], query: ["service"]))
         docs.add(APIOperation(.GET, "/api/v1/progress", summary: "Public progress query by number and ID tail", tag: "applications",
                               response: Schema.object(["number": Schema.string, "status": Schema.string, "submittedAt": Schema.dateTime]),
                               problems: [404, 422], query: ["number", "idTail"]))

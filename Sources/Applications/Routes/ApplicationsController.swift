@@ -50,6 +50,47 @@ struct ApplicationsController: RouteCollection {
         applications.post(":id", "resubmit", use: resubmit)
         applications.post(":id", "withdraw", use: withdraw)
         routes.get("api", "v1", "progress", use: progress)
+        applications.post(":id", "rating", use: rate)
+        routes.get("api", "v1", "ratings", "statistics", use: statistics)
+    }
+
+    struct RatingRequest: Content {
+        var score: Int?
+        var comment: String?
+    }
+
+    struct RatingView: Content {
+        var id: UUID
+        var applicationId: UUID
+        var score: Int
+        var rectification: Bool
+        var createdAt: Date
+    }
+
+    /// POST /api/v1/applications/{id}/rating — the applicant, once, after a decision. A bad review (1–2)
+    /// opens a rectification task for the department (5 working days).
+    @Sendable func rate(req: Request) async throws -> Response {
+        let principal = try req.requirePrincipal()
+        let body = try req.content.decode(RatingRequest.self)
+        let rating = try await RatingService(app: req.application, db: req.db).rate(
+            applicationID: try id(req), score: body.score, comment: body.comment, principal: principal)
+        let view = RatingView(
+            id: try rating.requireID(), applicationId: rating.applicationID, score: rating.score,
+            rectification: rating.rectificationInstanceID != nil, createdAt: rating.createdAt)
+        return try await view.encodeResponse(status: .created, for: req)
+    }
+
+    /// GET /api/v1/ratings/statistics?service= — anyone: results are published (GB/T 39735).
+    @Sendable func statistics(req: Request) async throws -> CursorPage<DepartmentRatingStats> {
+        var serviceID: UUID?
+        if let raw = req.query[String.self, at: "service"] {
+            guard let id = UUID(uuidString: raw) else {
+                throw Problem.validation([FieldError(field: "service", message: "must be a service id")])
+            }
+            serviceID = id
+        }
+        let stats = try await RatingService(app: req.application, db: req.db).statistics(serviceID: serviceID)
+        return CursorPage(items: stats, nextCursor: nil)
     }
 
     func service(_ req: Request) -> ApplicationService { ApplicationService(app: req.application, db: req.db) }
