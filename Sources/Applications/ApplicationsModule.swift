@@ -12,14 +12,16 @@ public struct ApplicationsModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings()] }
+    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications()] }
 
     public func boot(_ app: Application) throws {
         let clock = app.clock
         app.workflowObservers.register(ApplicationService.subjectType) { change, tx in
-            try await ApplicationService.observe(change, tx: tx, now: clock.now())
+            try await ApplicationService.observe(change, tx: tx, clock: clock)
         }
+        app.jobs.register(Notifier.sendJob) { job, app in try await Notifier.deliver(job, app: app) }
         try app.register(collection: ApplicationsController())
+        try app.register(collection: NotificationsController())
         ApplicationsAPIDocs.register(app.apiDocumentation)
     }
 
@@ -61,6 +63,11 @@ enum ApplicationsAPIDocs {
         docs.add(APIOperation(.GET, "/api/v1/ratings/statistics", summary: "Published rating statistics per department", tag: "applications",
                               response: Schema.page(of: Schema.object(["departmentId": Schema.uuid, "count": Schema.integer, "average": Schema.number, "scores": Schema.array(Schema.integer), "badReviews": Schema.integer, "rectified": Schema.integer])),
                               problems: [422], query: ["service"]))
+        docs.add(APIOperation(.GET, "/api/v1/notifications", summary: "My in-app notifications, newest first", tag: "notifications", requiresAuth: true,
+                              response: Schema.page(of: Schema.object(["id": Schema.uuid, "title": Schema.string, "body": Schema.string, "read": Schema.boolean])),
+                              problems: [401, 422], query: ["unread", "limit", "cursor"]))
+        docs.add(APIOperation(.POST, "/api/v1/notifications/{id}/read", summary: "Mark a notification read", tag: "notifications", requiresAuth: true,
+                              success: 204, problems: [401, 404]))
         docs.add(APIOperation(.GET, "/api/v1/progress", summary: "Public progress query by number and ID tail", tag: "applications",
                               response: Schema.object(["number": Schema.string, "status": Schema.string, "submittedAt": Schema.dateTime]),
                               problems: [404, 422], query: ["number", "idTail"]))

@@ -196,7 +196,7 @@ public struct ApplicationService: Sendable {
     ) async throws {
         let key = try await processKey(for: service, tx: tx)
         let now = app.clock.now()
-        record.status = .submitted
+        // The status moves from draft to submitted through the workflow observer (which also notifies).
         record.submittedAt = now
         record.updatedAt = now
         try await record.save(on: tx)
@@ -230,8 +230,10 @@ public struct ApplicationService: Sendable {
     }
 
     /// Keeps the application's status in step with its process (called inside the engine's transaction).
-    static func observe(_ change: WorkflowChange, tx: any Database, now: Date) async throws {
+    static func observe(_ change: WorkflowChange, tx: any Database, clock: TongbanClock) async throws {
+        let now = clock.now()
         guard let record = try await ApplicationRecord.find(change.instance.subjectID, on: tx) else { return }
+        let previous = record.status
         let status: ApplicationStatus
         switch change.instance.status {
         case .completed: status = .approved
@@ -245,6 +247,15 @@ public struct ApplicationService: Sendable {
         record.status = status
         record.updatedAt = now
         try await record.save(on: tx)
+        guard status != previous else { return }
+        let service = try await ServiceItem.find(record.serviceID, on: tx)
+        var comment: String?
+        if [.correctionRequired, .rejected].contains(status), let instanceID = change.instance.id {
+            comment = try await WorkflowEvent.query(on: tx).filter(\.$instanceID == instanceID)
+                .filter(\.$action ~~ ["return", "reject"]).sort(\.$at, .descending).first()?.comment
+        }
+        try await Notifier.applicationStatusChanged(
+            record, serviceName: service?.name ?? record.serviceCode, comment: comment, tx: tx, now: now, clock: clock)
     }
 
     static let notFound = Problem.notFound("Application", type: "/problems/application-not-found")
