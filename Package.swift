@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "TongbanCoreTests", dependencies: ["TongbanCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CatalogueTests", dependencies: ["Catalogue", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ApplicationsTests", dependencies: ["Applications", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ApplicationsTests", dependencies: ["Applications", "Workflow", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WebTests", dependencies: ["Web", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),

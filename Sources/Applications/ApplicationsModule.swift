@@ -68,6 +68,8 @@ enum ApplicationsAPIDocs {
                               problems: [401, 422], query: ["unread", "limit", "cursor"]))
         docs.add(APIOperation(.POST, "/api/v1/notifications/{id}/read", summary: "Mark a notification read", tag: "notifications", requiresAuth: true,
                               success: 204, problems: [401, 404]))
+        docs.add(APIOperation(.POST, "/api/v1/applications/{id}/urge", summary: "Urge an overdue application", tag: "applications", requiresAuth: true,
+                              response: Schema.object(["urgedTasks": Schema.integer]), problems: [401, 404, 409]))
         docs.add(APIOperation(.GET, "/api/v1/progress", summary: "Public progress query by number and ID tail", tag: "applications",
                               response: Schema.object(["number": Schema.string, "status": Schema.string, "submittedAt": Schema.dateTime]),
                               problems: [404, 422], query: ["number", "idTail"]))

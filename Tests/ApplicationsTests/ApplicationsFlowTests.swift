@@ -1,4 +1,5 @@
 import Applications
+import Workflow
 import Fluent
 import Identity
 import Foundation
@@ -233,6 +234,39 @@ struct ConcurrentWriteTests {
             }
             #expect(statuses.count == 16)
             #expect(statuses.allSatisfy { $0 == .created || $0 == .ok }, "\(statuses)")
+        }
+    }
+}
+
+@Suite("Urging")
+struct UrgeTests {
+    @Test func urge_onlyAfterATimeLimitHasPassed() async throws {
+        try await withTestApp(demo: true) { app in
+            let citizen = try await app.login("demo-citizen")
+            let serviceID = try await app.demoServiceID()
+            let (_, created) = try await app.json(
+                .POST, "/api/v1/applications", token: citizen,
+                body: ["serviceId": .string(serviceID), "form": ["projectName": "催办测试"], "submit": true])
+            let id = try #require(created["id"]?.stringValue)
+            let (early, problem) = try await app.json(.POST, "/api/v1/applications/\(id)/urge", token: citizen)
+            #expect(early == .conflict)
+            #expect(problem["type"]?.stringValue == "/problems/not-overdue")
+            // Let the acceptance limit pass.
+            let tasks = try await Workflow.WorkflowTask.query(on: app.db).all()
+            for task in tasks {
+                task.dueAt = Date().addingTimeInterval(-60)
+                try await task.save(on: app.db)
+            }
+            let (urged, body) = try await app.json(.POST, "/api/v1/applications/\(id)/urge", token: citizen)
+            #expect(urged == .ok)
+            #expect(body["urgedTasks"] == .number(1))
+            let (_, detail) = try await app.json(.GET, "/api/v1/applications/\(id)", token: citizen)
+            if case .array(let timeline)? = detail["timeline"] {
+                #expect(timeline.contains { $0["action"]?.stringValue == "urge" })
+            }
+            let other = try await app.login("demo-enterprise")
+            let (foreign, _) = try await app.json(.POST, "/api/v1/applications/\(id)/urge", token: other)
+            #expect(foreign == .notFound)
         }
     }
 }

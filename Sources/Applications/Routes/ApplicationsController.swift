@@ -49,6 +49,7 @@ struct ApplicationsController: RouteCollection {
         applications.post(":id", "submit", use: submit)
         applications.post(":id", "resubmit", use: resubmit)
         applications.post(":id", "withdraw", use: withdraw)
+        applications.post(":id", "urge", use: urge)
         routes.get("api", "v1", "progress", use: progress)
         applications.post(":id", "rating", use: rate)
         routes.get("api", "v1", "ratings", "statistics", use: statistics)
@@ -150,6 +151,16 @@ struct ApplicationsController: RouteCollection {
         let body = try req.content.decode(FormRequest.self)
         let record = try await service(req).resubmit(try id(req), form: body.form ?? [:], principal: principal)
         return try Self.view(record, timeline: try await service(req).timeline(record))
+    }
+
+    struct UrgeView: Content {
+        var urgedTasks: Int
+    }
+
+    /// POST /api/v1/applications/{id}/urge — the applicant, once a time limit has passed (409 before).
+    @Sendable func urge(req: Request) async throws -> UrgeView {
+        let principal = try req.requirePrincipal()
+        return UrgeView(urgedTasks: try await service(req).urge(try id(req), principal: principal))
     }
 
     /// POST /api/v1/applications/{id}/withdraw — the applicant, before a decision.

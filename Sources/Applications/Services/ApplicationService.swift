@@ -127,6 +127,37 @@ public struct ApplicationService: Sendable {
         }
     }
 
+    /// Urges an overdue application: records an `urge` event on every open task past its time limit.
+    /// 409 when the application is not in progress or nothing is overdue yet.
+    public func urge(_ id: UUID, principal: Principal) async throws -> Int {
+        let record = try await own(id, principal)
+        guard [.submitted, .accepted, .inReview].contains(record.status), let instanceID = record.instanceID else {
+            throw Problem.conflict("Only an application in progress can be urged.", type: "/problems/application-not-in-progress")
+        }
+        let now = app.clock.now()
+        let overdue = try await WorkflowTask.query(on: db).filter(\.$instanceID == instanceID)
+            .filter(\.$status ~~ [.open, .claimed]).all().filter { ($0.dueAt ?? .distantFuture) < now }
+        guard !overdue.isEmpty else {
+            throw Problem.conflict(
+                "The application is still within its time limit; it can be urged once a limit has passed.",
+                type: "/problems/not-overdue")
+        }
+        try await db.writeTransaction { tx in
+            for task in overdue {
+                let event = WorkflowEvent()
+                event.instanceID = instanceID
+                event.taskID = task.id
+                event.nodeID = task.nodeID
+                event.actorID = principal.userID
+                event.action = "urge"
+                event.comment = "申请人催办 / urged by the applicant"
+                event.at = now
+                try await event.create(on: tx)
+            }
+        }
+        return overdue.count
+    }
+
     /// The application if `principal` may see it: the applicant, members of its enterprise, staff of a
     /// department with a task on it, or a system administrator; 404 otherwise.
     public func visible(_ id: UUID, _ principal: Principal) async throws -> ApplicationRecord {
