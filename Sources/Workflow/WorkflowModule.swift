@@ -50,12 +50,7 @@ public struct WorkflowModule: TongbanModule {
     /// Records a yellow (80 % of the limit) or red (overdue) warning on a task that is still open.
     static func fireSLA(_ payload: SLAPayload, app: Application) async throws {
         guard let task = try await WorkflowTask.find(payload.taskID, on: app.db), task.status.isOpen else { return }
-        let event = WorkflowEvent()
-        event.instanceID = task.instanceID
-        event.taskID = task.id
-        event.nodeID = task.nodeID
-        event.action = payload.level == "red" ? "sla_overdue" : "sla_warning"
-        event.at = app.clock.now()
-        try await event.create(on: app.db)
+        try await app.workflowEngine().recordTaskEvent(
+            task, action: payload.level == "red" ? "sla_overdue" : "sla_warning", actor: nil, comment: nil)
     }
 }

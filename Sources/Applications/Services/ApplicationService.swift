@@ -143,16 +143,10 @@ public struct ApplicationService: Sendable {
                 type: "/problems/not-overdue")
         }
         try await db.writeTransaction { tx in
+            let engine = app.workflowEngine(on: tx)
             for task in overdue {
-                let event = WorkflowEvent()
-                event.instanceID = instanceID
-                event.taskID = task.id
-                event.nodeID = task.nodeID
-                event.actorID = principal.userID
-                event.action = "urge"
-                event.comment = "申请人催办 / urged by the applicant"
-                event.at = now
-                try await event.create(on: tx)
+                try await engine.recordTaskEvent(
+                    task, action: "urge", actor: principal.userID, comment: "申请人催办 / urged by the applicant")
             }
         }
         return overdue.count

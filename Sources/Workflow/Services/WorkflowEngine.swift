@@ -410,12 +410,24 @@ public struct WorkflowEngine: Sendable {
         _ = try await sql.raw("SELECT id FROM workflow_instances WHERE id = \(bind: id) FOR UPDATE").all()
     }
 
+    /// Records an event on an open task without changing it (SLA warnings, an applicant's urge).
+    public func recordTaskEvent(_ task: WorkflowTask, action: String, actor: UUID?, comment: String?) async throws {
+        try await record(db, instanceID: task.instanceID, task: task, node: task.nodeID, actor: actor, action: action, comment: comment)
+    }
+
     func event(
         _ tx: any Database, _ instance: WorkflowInstance, task: WorkflowTask?, node: String?, actor: UUID?, action: String,
         comment: String?
     ) async throws {
+        try await record(tx, instanceID: try instance.requireID(), task: task, node: node, actor: actor, action: action, comment: comment)
+    }
+
+    func record(
+        _ tx: any Database, instanceID: UUID, task: WorkflowTask?, node: String?, actor: UUID?, action: String,
+        comment: String?
+    ) async throws {
         let event = WorkflowEvent()
-        event.instanceID = try instance.requireID()
+        event.instanceID = instanceID
         event.taskID = task?.id
         event.nodeID = node
         event.actorID = actor
