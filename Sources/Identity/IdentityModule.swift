@@ -12,7 +12,7 @@ public struct IdentityModule: TongbanModule {
     public init() {}
 
     public var migrations: [any Migration] {
-        [CreateIdentitySchema(), CreateAuthSchema(), SessionRecord.migration]
+        [CreateIdentitySchema(), CreateAuthSchema(), SessionRecord.migration, AddUserEmail()]
     }
 
     public func boot(_ app: Application) throws {

@@ -7,6 +7,8 @@ public enum ApplicationStatus: String, Codable, Sendable, CaseIterable {
     case inReview = "in_review"
     case correctionRequired = "correction_required"
     case approved, rejected, withdrawn, completed
+    /// Refused at acceptance (不予受理): the clerk found the application not acceptable.
+    case notAccepted = "not_accepted"
 }
 
 /// An application for a service by a person (possibly acting for an enterprise).

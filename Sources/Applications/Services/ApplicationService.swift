@@ -259,23 +259,23 @@ public struct ApplicationService: Sendable {
         let now = clock.now()
         guard let record = try await ApplicationRecord.find(change.instance.subjectID, on: tx) else { return }
         let previous = record.status
-        let status: ApplicationStatus
+        var status: ApplicationStatus
         switch change.instance.status {
         case .completed: status = .approved
-        case .rejected: status = .rejected
+        case .rejected: status = change.node == acceptanceNode ? .notAccepted : .rejected
         case .returned: status = .correctionRequired
         case .withdrawn: status = .withdrawn
         case .running:
             status = change.openNodes.contains(acceptanceNode) ? .submitted : .inReview
         }
-        if [.approved, .rejected].contains(status) { record.decidedAt = now }
+        if [.approved, .rejected, .notAccepted].contains(status) { record.decidedAt = now }
         record.status = status
         record.updatedAt = now
         try await record.save(on: tx)
         guard status != previous else { return }
         let service = try await ServiceItem.find(record.serviceID, on: tx)
         var comment: String?
-        if [.correctionRequired, .rejected].contains(status), let instanceID = change.instance.id {
+        if [.correctionRequired, .rejected, .notAccepted].contains(status), let instanceID = change.instance.id {
             comment = try await WorkflowEvent.query(on: tx).filter(\.$instanceID == instanceID)
                 .filter(\.$action ~~ ["return", "reject"]).sort(\.$at, .descending).first()?.comment
         }

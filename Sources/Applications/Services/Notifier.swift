@@ -19,7 +19,7 @@ public struct DevelopmentSender: NotificationSender {
     public init(path: String) { self.path = path }
 
     public func send(channel: NotificationChannel, to address: String, title: String, body: String) async throws {
-        let masked = channel == .sms ? Masking.phone(address) : address
+        let masked = channel == .sms ? Masking.phone(address) : Masking.email(address)
         let line = "\(ISO8601DateFormatter().string(from: Date())) \(channel.rawValue) \(masked) \(title): \(body)\n"
         try lock.withLock {
             let url = URL(fileURLWithPath: path)
@@ -37,52 +37,25 @@ public struct DevelopmentSender: NotificationSender {
 public enum Notifier {
     static let sendJob = "notifications.send"
 
-    struct Template {
-        var titleZh: String
-        var titleEn: String
-        var bodyZh: String
-        var bodyEn: String
-    }
-
-    static let statusNames: [ApplicationStatus: (String, String)] = [
-        .submitted: ("已提交，等待受理", "submitted, waiting for acceptance"),
-        .inReview: ("已受理，正在审批", "accepted and under review"),
-        .correctionRequired: ("需要补正材料", "waiting for your corrections"),
-        .approved: ("已办结（准予）", "approved"),
-        .rejected: ("未获批准", "not approved"),
-        .withdrawn: ("已撤回", "withdrawn"),
-    ]
-
-    /// The zh-CN and English texts for an application's new status.
-    static func statusTemplate(number: String, service: String, status: ApplicationStatus, comment: String?) -> Template {
-        let names = statusNames[status] ?? (status.rawValue, status.rawValue)
-        let extraZh = comment.map { "说明：\($0)" } ?? ""
-        let extraEn = comment.map { " Note: \($0)" } ?? ""
-        return Template(
-            titleZh: "办件 \(number) \(names.0)", titleEn: "Application \(number) \(names.1)",
-            bodyZh: "您申请的“\(service)”（办件编号 \(number)）\(names.0)。\(extraZh)",
-            bodyEn: "Your application \(number) for \"\(service)\" is \(names.1).\(extraEn)")
-    }
-
-    /// Records an inbox message and, for decisions and corrections, an SMS copy in the outbox (delivered
-    /// by a job). Runs inside the caller's transaction.
-    static func applicationStatusChanged(
-        _ record: ApplicationRecord, serviceName: String, comment: String?, tx: any Database, now: Date, clock: TongbanClock
+    /// Records an in-app message and, for each further channel (SMS, e-mail), an outbox copy delivered by
+    /// the `notifications.send` job. The text comes from `NotificationTemplates` in both languages. Runs
+    /// inside the caller's transaction, so a rolled-back action sends nothing.
+    public static func notify(
+        userID: UUID, template: String, parameters: [String: String], channels: [NotificationChannel] = [.inbox],
+        applicationID: UUID? = nil, tx: any Database, clock: TongbanClock
     ) async throws {
-        guard statusNames[record.status] != nil else { return }
-        let text = statusTemplate(number: record.number, service: serviceName, status: record.status, comment: comment)
-        var channels: [NotificationChannel] = [.inbox]
-        if [.approved, .rejected, .correctionRequired].contains(record.status) { channels.append(.sms) }
-        for channel in channels {
+        let text = NotificationTemplates.render(template, parameters)
+        let now = clock.now()
+        for channel in Set([NotificationChannel.inbox] + channels).sorted(by: { $0.rawValue < $1.rawValue }) {
             let message = Notification()
-            message.userID = record.applicantID
+            message.userID = userID
             message.channel = channel
-            message.template = "application.status.\(record.status.rawValue)"
-            message.titleZh = text.titleZh
-            message.titleEn = text.titleEn
+            message.template = template
+            message.titleZh = String(text.titleZh.prefix(200))
+            message.titleEn = String(text.titleEn.prefix(200))
             message.bodyZh = String(text.bodyZh.prefix(1000))
             message.bodyEn = String(text.bodyEn.prefix(1000))
-            message.applicationID = record.id
+            message.applicationID = applicationID
             message.status = channel == .inbox ? .sent : .pending
             message.createdAt = now
             message.sentAt = channel == .inbox ? now : nil
@@ -93,18 +66,36 @@ public enum Notifier {
         }
     }
 
+    /// An application's new status: in-app always; decisions and corrections also by SMS and e-mail.
+    static func applicationStatusChanged(
+        _ record: ApplicationRecord, serviceName: String, comment: String?, tx: any Database, now: Date, clock: TongbanClock
+    ) async throws {
+        let template = "application.status.\(record.status.rawValue)"
+        guard NotificationTemplates.contains(template) else { return }
+        var channels: [NotificationChannel] = [.inbox]
+        if [.approved, .rejected, .notAccepted, .correctionRequired].contains(record.status) { channels += [.sms, .email] }
+        var parameters = ["number": record.number, "service": serviceName]
+        if let comment { parameters["note"] = comment }
+        try await notify(
+            userID: record.applicantID, template: template, parameters: parameters, channels: channels,
+            applicationID: record.id, tx: tx, clock: clock)
+    }
+
     /// Delivers one outbox message (job handler).
     static func deliver(_ job: Job, app: Application) async throws {
         let payload = try JobQueue(db: app.db, clock: app.clock).payload(of: job, as: [String: String].self)
         guard let id = payload["id"].flatMap(UUID.init(uuidString:)),
             let message = try await Notification.find(id, on: app.db), message.status == .pending
         else { return }
-        guard let user = try await User.find(message.userID, on: app.db), let phone = user.phone else {
+        let user = try await User.find(message.userID, on: app.db)
+        let address = message.channel == .email ? user?.email : user?.phone
+        guard let address, !address.isEmpty else {
+            // No address for this channel: the in-app copy stands; the outbox copy is marked failed.
             message.status = .failed
             try await message.save(on: app.db)
             return
         }
-        try await app.notificationSender.send(channel: message.channel, to: phone, title: message.titleZh, body: message.bodyZh)
+        try await app.notificationSender.send(channel: message.channel, to: address, title: message.titleZh, body: message.bodyZh)
         message.status = .sent
         message.sentAt = app.clock.now()
         try await message.save(on: app.db)

@@ -29,7 +29,7 @@ public struct RatingService: Sendable {
             errors.add("comment", "is required for a bad review, so that the department can rectify it")
         }
         try errors.throwIfAny()
-        guard [.approved, .rejected, .completed].contains(record.status) else {
+        guard [.approved, .rejected, .notAccepted, .completed].contains(record.status) else {
             throw Problem.conflict("Only a decided application can be rated.", type: "/problems/application-not-decided")
         }
         guard let service = try await ServiceItem.find(record.serviceID, on: db) else { throw ApplicationService.notFound }

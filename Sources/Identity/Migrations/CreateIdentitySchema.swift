@@ -76,3 +76,16 @@ struct CreateIdentitySchema: AsyncMigration {
         }
     }
 }
+
+/// Adds the optional e-mail address (notification copies by e-mail).
+struct AddUserEmail: AsyncMigration {
+    var name: String { "Identity.AddUserEmail" }
+
+    func prepare(on database: any Database) async throws {
+        try await database.schema(User.schema).field("email", .string).update()
+    }
+
+    func revert(on database: any Database) async throws {
+        try await database.schema(User.schema).deleteField("email").update()
+    }
+}

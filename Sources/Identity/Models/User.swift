@@ -14,6 +14,8 @@ public final class User: Model, @unchecked Sendable {
     @Field(key: "name") public var name: String
     @OptionalField(key: "id_number") public var idNumber: String?
     @OptionalField(key: "phone") public var phone: String?
+    /// Optional; where e-mail copies of notifications go.
+    @OptionalField(key: "email") public var email: String?
     @Field(key: "disabled") public var disabled: Bool
     @Timestamp(key: "created_at", on: .create) public var createdAt: Date?
     @Timestamp(key: "updated_at", on: .update) public var updatedAt: Date?

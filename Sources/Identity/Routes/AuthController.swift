@@ -13,6 +13,7 @@ struct AuthController: RouteCollection {
         var name: String?
         var idNumber: String?
         var phone: String?
+        var email: String?
     }
 
     struct LoginRequest: Content {
@@ -45,7 +46,7 @@ struct AuthController: RouteCollection {
         let user = try await module.accounts(req).registerPerson(
             PersonRegistration(
                 username: body.username ?? "", password: body.password ?? "", name: body.name ?? "",
-                idNumber: body.idNumber ?? "", phone: body.phone ?? ""))
+                idNumber: body.idNumber ?? "", phone: body.phone ?? "", email: body.email))
         let profile = try await ProfileResponse.build(user: user, principal: nil, req: req)
         return try await profile.encodeResponse(status: .created, for: req)
     }

@@ -9,7 +9,7 @@ enum IdentityAPIDocs {
                 [
                     "id": Schema.uuid, "username": Schema.string, "kind": ["type": "string", "enum": ["person", "staff"]],
                     "name": Schema.string, "idNumber": ["type": ["string", "null"], "description": "masked"],
-                    "phone": ["type": ["string", "null"], "description": "masked"], "birthDate": ["type": ["string", "null"]],
+                    "phone": ["type": ["string", "null"], "description": "masked"], "email": ["type": ["string", "null"], "description": "masked"], "birthDate": ["type": ["string", "null"]],
                     "roles": Schema.array(Schema.object(["role": Schema.string, "departmentId": Schema.uuid])),
                     "enterprises": Schema.array(Schema.ref("Enterprise")),
                 ], required: ["id", "username", "kind", "name"]))
@@ -39,7 +39,7 @@ enum IdentityAPIDocs {
                 request: Schema.object(
                     [
                         "username": Schema.string, "password": Schema.string, "name": Schema.string,
-                        "idNumber": Schema.string, "phone": Schema.string,
+                        "idNumber": Schema.string, "phone": Schema.string, "email": Schema.string,
                     ], required: ["username", "password", "name", "idNumber", "phone"]),
                 response: Schema.ref("Profile"), success: 201, problems: [422]))
         docs.add(

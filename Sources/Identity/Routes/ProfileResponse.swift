@@ -18,6 +18,7 @@ struct ProfileResponse: Content {
     var name: String
     var idNumber: String?
     var phone: String?
+    var email: String?
     var birthDate: String?
     var roles: [RoleView]
     var enterprises: [EnterpriseInfo]
@@ -33,6 +34,7 @@ struct ProfileResponse: Content {
         return ProfileResponse(
             id: id, username: user.username, kind: user.kind, name: user.name,
             idNumber: user.idNumber.map(Masking.idNumber), phone: user.phone.map(Masking.phone),
+            email: user.email.map(Masking.email),
             birthDate: resident?.birthDate,
             roles: grants.map { grant in
                 let department = grant.departmentID.flatMap { departments[$0] }

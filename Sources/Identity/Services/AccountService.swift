@@ -11,13 +11,15 @@ public struct PersonRegistration: Sendable {
     public var name: String
     public var idNumber: String
     public var phone: String
+    public var email: String?
 
-    public init(username: String, password: String, name: String, idNumber: String, phone: String) {
+    public init(username: String, password: String, name: String, idNumber: String, phone: String, email: String? = nil) {
         self.username = username
         self.password = password
         self.name = name
         self.idNumber = idNumber
         self.phone = phone
+        self.email = email
     }
 }
 
@@ -87,6 +89,10 @@ public struct AccountService: Sendable {
         } else if phone == nil {
             errors.add("phone", "is not a valid mainland mobile number")
         }
+        let email = input.email?.trimmingCharacters(in: .whitespaces).lowercased()
+        if let email, !email.isEmpty, !Self.isEmailAddress(email) {
+            errors.add("email", "is not a valid e-mail address")
+        }
         if errors.isEmpty {
             if try await User.query(on: db).filter(\.$username == username).first() != nil {
                 errors.add("username", "is already taken")
@@ -98,6 +104,7 @@ public struct AccountService: Sendable {
             username: username, passwordHash: hash, kind: .person,
             name: input.name.trimmingCharacters(in: .whitespacesAndNewlines), idNumber: idNumber?.value,
             phone: phone?.value)
+        if let email, !email.isEmpty { user.email = email }
         do {
             try await user.create(on: db)
         } catch let error as any DatabaseError where error.isConstraintFailure {
@@ -154,5 +161,14 @@ public struct AccountService: Sendable {
     public func membership(userID: UUID, enterpriseID: UUID) async throws -> EnterpriseRole? {
         try await EnterpriseMember.query(on: db).filter(\.$userID == userID).filter(\.$enterpriseID == enterpriseID)
             .first()?.role
+    }
+
+    /// A plain check of an e-mail address: one `@`, a local part, a dotted domain, no spaces, at most 254.
+    public static func isEmailAddress(_ value: String) -> Bool {
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        guard value.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
+            !parts[1].hasPrefix("."), !parts[1].hasSuffix("."), !value.contains(where: \.isWhitespace)
+        else { return false }
+        return true
     }
 }

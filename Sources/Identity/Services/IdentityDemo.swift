@@ -57,7 +57,8 @@ struct IdentityDemo {
             _ = try await accounts.registerPerson(
                 PersonRegistration(
                     username: "demo-citizen", password: Self.password, name: "李明",
-                    idNumber: Self.idNumber("37010219900307123"), phone: "13800138000"))
+                    idNumber: Self.idNumber("37010219900307123"), phone: "13800138000",
+                    email: "liming@example.cn"))
         }
         if try await User.query(on: db).filter(\.$username == "demo-enterprise").first() == nil {
             let person = try await accounts.registerPerson(

@@ -20,4 +20,10 @@ public enum Masking {
         guard chars.count > 1 else { return value }
         return String(chars[0]) + String(repeating: "*", count: chars.count - 1)
     }
+
+    /// `z***@example.cn`: the first character of the local part and the domain stay.
+    public static func email(_ value: String) -> String {
+        guard let at = value.firstIndex(of: "@"), at > value.startIndex else { return String(repeating: "*", count: value.count) }
+        return String(value[value.startIndex]) + "***" + String(value[at...])
+    }
 }
