@@ -60,12 +60,13 @@ struct RegistrationTests {
                 beforeRequest: { req in
                     try req.content.encode([
                         "username": "x", "password": "1234567890", "name": "", "idNumber": "abc", "phone": "123",
+                        "email": "no-at-sign.example.cn",
                     ])
                 },
                 afterResponse: { res in
                     #expect(res.status == .unprocessableEntity)
                     let fields = Set(res.problem?.fields() ?? [])
-                    #expect(fields == ["username", "password", "name", "idNumber", "phone"])
+                    #expect(fields == ["username", "password", "name", "idNumber", "phone", "email"])
                 })
         }
     }
