@@ -12,7 +12,7 @@ public struct ApplicationsModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications()] }
+    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications(), CreateAttachments()] }
 
     public func boot(_ app: Application) throws {
         let clock = app.clock
@@ -22,6 +22,7 @@ public struct ApplicationsModule: TongbanModule {
         app.jobs.register(Notifier.sendJob) { job, app in try await Notifier.deliver(job, app: app) }
         try app.register(collection: ApplicationsController())
         try app.register(collection: NotificationsController())
+        try app.register(collection: AttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
         ApplicationsAPIDocs.register(app.apiDocumentation)
     }
 
@@ -70,6 +71,28 @@ enum ApplicationsAPIDocs {
                               success: 204, problems: [401, 404]))
         docs.add(APIOperation(.POST, "/api/v1/applications/{id}/urge", summary: "Urge an overdue application", tag: "applications", requiresAuth: true,
                               response: Schema.object(["urgedTasks": Schema.integer]), problems: [401, 404, 409]))
+        let attachment = Schema.object([
+            "id": Schema.uuid, "applicationId": Schema.uuid, "material": Schema.string, "filename": Schema.string,
+            "contentType": Schema.string, "size": Schema.integer, "sha256": Schema.string, "createdAt": Schema.dateTime,
+            "downloadUrl": Schema.string,
+        ], required: ["id", "sha256", "size"])
+        docs.addSchema("Attachment", attachment)
+        var upload = APIOperation(.POST, "/api/v1/applications/{id}/attachments",
+                                  summary: "Attach a file (multipart/form-data: file, material); PDF, PNG, JPEG or OFD, checked by content",
+                                  tag: "applications", requiresAuth: true,
+                                  request: Schema.object(["file": ["type": "string", "contentMediaType": "application/octet-stream"], "material": Schema.string], required: ["file"]),
+                                  response: Schema.ref("Attachment"), success: 201, problems: [400, 401, 404, 409, 413, 415, 422])
+        upload.requestContentType = "multipart/form-data"
+        docs.add(upload)
+        docs.add(APIOperation(.GET, "/api/v1/applications/{id}/attachments", summary: "The application's files", tag: "applications",
+                              requiresAuth: true, response: Schema.page(of: Schema.ref("Attachment")), problems: [401, 404]))
+        docs.add(APIOperation(.DELETE, "/api/v1/applications/{id}/attachments/{attachment}", summary: "Remove a file while editable",
+                              tag: "applications", requiresAuth: true, success: 204, problems: [401, 404, 409]))
+        var download = APIOperation(.GET, "/api/v1/attachments/{attachment}", summary: "Download a file (applicant and handling staff only)",
+                                    tag: "applications", requiresAuth: true, response: ["type": "string", "contentMediaType": "application/octet-stream"],
+                                    problems: [401, 404, 410])
+        download.responseContentType = "application/octet-stream"
+        docs.add(download)
         docs.add(APIOperation(.GET, "/api/v1/progress", summary: "Public progress query by number and ID tail", tag: "applications",
                               response: Schema.object(["number": Schema.string, "status": Schema.string, "submittedAt": Schema.dateTime]),
                               problems: [404, 422], query: ["number", "idTail"]))

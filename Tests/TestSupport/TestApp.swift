@@ -30,7 +30,10 @@ public func withTestApp(
 ) async throws {
     let app = try await Application.make(.testing)
     app.logger.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"] ?? "warning") ?? .warning
-    var settings = config ?? TongbanConfig(databaseURL: "sqlite::memory:", bcryptCost: 4, cookieSecure: false)
+    // Files (attachments, the development outbox) go to a fresh temporary folder, never the checkout.
+    let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("tongban-data-\(UUID().uuidString)").path
+    var settings = config ?? TongbanConfig(
+        databaseURL: "sqlite::memory:", bcryptCost: 4, cookieSecure: false, dataDirectory: dataDirectory)
     settings.bcryptCost = min(settings.bcryptCost, 4)
     var schema: String?
     do {
@@ -67,6 +70,9 @@ public func withTestApp(
 }
 
 private func teardown(_ app: Application, schema: String?) async {
+    if app.tongbanConfig.dataDirectory.hasPrefix(FileManager.default.temporaryDirectory.path) {
+        try? FileManager.default.removeItem(atPath: app.tongbanConfig.dataDirectory)
+    }
     if let schema, let admin = app.db(.bootstrap) as? any SQLDatabase {
         try? await admin.raw(SQLQueryString("DROP SCHEMA IF EXISTS " + schema + " CASCADE")).run()
     }

@@ -16,6 +16,10 @@ public struct APIOperation: Sendable {
     public var problems: [Int]
     public var successStatus: Int
     public var queryParameters: [String]
+    /// The request body's media type (`application/json` unless e.g. `multipart/form-data`).
+    public var requestContentType: String = "application/json"
+    /// The success body's media type (`application/json` unless e.g. a file download).
+    public var responseContentType: String = "application/json"
 
     public init(
         _ method: HTTPMethod, _ path: String, summary: String, tag: String, requiresAuth: Bool = false,
@@ -74,7 +78,7 @@ public final class APIDocumentation: Sendable {
             var responses: [String: JSONValue] = [
                 String(op.successStatus): [
                     "description": "Success",
-                    "content": ["application/json": ["schema": op.responseSchema ?? ["type": "object"]]],
+                    "content": [op.responseContentType: ["schema": op.responseSchema ?? ["type": "object"]]],
                 ]
             ]
             if op.successStatus == 204 { responses["204"] = ["description": "No content"] }
@@ -93,7 +97,7 @@ public final class APIDocumentation: Sendable {
             ]
             if let request = op.requestSchema {
                 operation["requestBody"] = [
-                    "required": true, "content": ["application/json": ["schema": request]],
+                    "required": true, "content": [op.requestContentType: ["schema": request]],
                 ]
             }
             if op.requiresAuth { operation["security"] = [["bearerAuth": []]] }

@@ -30,6 +30,8 @@ public struct TongbanConfig: Sendable {
     /// Seconds public catalogue responses are cached in memory (`TONGBAN_CATALOGUE_CACHE_SECONDS`, default 5;
     /// 0 disables).
     public var catalogueCacheSeconds: Int = 5
+    /// Largest attachment, in bytes (`TONGBAN_ATTACHMENT_MAX`, e.g. `10mb`; default 10 MiB).
+    public var attachmentMaxBytes: Int = 10 * 1024 * 1024
 
     public init(
         databaseURL: String = "sqlite://./tongban.sqlite", bcryptCost: Int = 12, jwtSecret: String? = nil,
@@ -49,6 +51,15 @@ public struct TongbanConfig: Sendable {
         self.maxBodySize = maxBodySize
         self.logFormat = logFormat
         self.dataDirectory = dataDirectory
+    }
+
+    /// `512kb`, `10mb`, `1gb` or a plain byte count.
+    static func byteCount(_ raw: String) -> Int? {
+        let lower = raw.lowercased().trimmingCharacters(in: .whitespaces)
+        for (suffix, factor) in [("kb", 1024), ("mb", 1024 * 1024), ("gb", 1024 * 1024 * 1024)] where lower.hasSuffix(suffix) {
+            return Int(lower.dropLast(2)).map { $0 * factor }
+        }
+        return Int(lower)
     }
 
     public struct InvalidSetting: Error, CustomStringConvertible {
@@ -102,6 +113,12 @@ public struct TongbanConfig: Sendable {
             config.logFormat = format
         }
         config.dataDirectory = environment["TONGBAN_DATA_DIR"] ?? config.dataDirectory
+        if let raw = environment["TONGBAN_ATTACHMENT_MAX"] {
+            guard let bytes = Self.byteCount(raw), (1024...(1 << 30)).contains(bytes) else {
+                throw InvalidSetting(description: "TONGBAN_ATTACHMENT_MAX must look like 512kb, 10mb or a byte count (1kb to 1gb)")
+            }
+            config.attachmentMaxBytes = bytes
+        }
         config.catalogueCacheSeconds = try int("TONGBAN_CATALOGUE_CACHE_SECONDS", 0...3600) ?? config.catalogueCacheSeconds
         return config
     }
