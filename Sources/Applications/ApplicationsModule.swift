@@ -23,6 +23,7 @@ public struct ApplicationsModule: TongbanModule {
         try app.register(collection: ApplicationsController())
         try app.register(collection: NotificationsController())
         try app.register(collection: AttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
+        try app.register(collection: ApplicationPages(attachmentBodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
         ApplicationsAPIDocs.register(app.apiDocumentation)
     }
 

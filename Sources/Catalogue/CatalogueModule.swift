@@ -56,6 +56,7 @@ public struct CatalogueModule: TongbanModule {
         "online_depth_3": ("网上受理", "Online acceptance"),
         "online_depth_4": ("全程网办", "Fully online"),
         "guide_facts": ("基本信息", "Key facts"),
+        "apply_online": ("在线申请", "Apply online"),
         "guide_conditions": ("办理条件", "Conditions"),
         "guide_materials": ("申请材料", "Required materials"),
         "guide_steps": ("办理流程", "Process"),

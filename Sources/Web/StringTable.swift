@@ -37,6 +37,8 @@ public enum Strings {
         "nav_login": ("登录", "Sign in"),
         "nav_register": ("注册", "Register"),
         "nav_me": ("我的空间", "My space"),
+        "nav_applications": ("我的办件", "My applications"),
+        "nav_tasks": ("待办任务", "Task inbox"),
         "nav_logout": ("退出", "Sign out"),
         "toolbar_label": ("无障碍工具栏", "Accessibility toolbar"),
         "toolbar_elderly_on": ("长者模式", "Elderly mode"),

@@ -73,6 +73,28 @@ enum Stylesheet {
         body.contrast header.site { background: #000; }
         body.contrast input, body.contrast select { border-color: #000; }
         body.elderly button, body.elderly .button { padding: 0.75rem 1.5rem; font-size: 1.2em; }
+        .flash { padding: 0.75rem 1rem; margin: 1rem 0; border-left: 6px solid var(--ok); background: #eef7ef; }
+        .flash.error { border-color: var(--danger); background: #fdeeee; }
+        .status { display: inline-block; padding: 0 0.5rem; border-radius: 4px; border: 1px solid var(--ink); font-weight: 600; }
+        .urgency-red { color: #fff; background: var(--danger); border-color: var(--danger); }
+        .urgency-yellow { color: #1b1b1b; background: #ffdd57; border-color: #8a6d00; }
+        .urgency-green { color: var(--ok); background: #fff; border-color: var(--ok); }
+        fieldset { border: 1px solid var(--line); border-radius: 4px; margin: 1rem 0; padding: 0.5rem 1rem 1rem; }
+        legend { font-weight: 700; padding: 0 0.25rem; }
+        .choice { display: flex; align-items: center; gap: 0.5rem; margin: 0.35rem 0; font-weight: 400; }
+        .choice input { width: auto; }
+        textarea { width: 100%; max-width: 40rem; min-height: 6rem; }
+        .field select { min-width: 12rem; }
+        .actions { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: flex-end; margin: 1rem 0; }
+        .actions form { margin: 0; }
+        button.secondary { background: #fff; color: var(--brand-dark); }
+        button.secondary:hover { background: var(--soft); color: var(--brand-dark); }
+        button.danger { background: var(--danger); border-color: var(--danger); }
+        td form { display: inline; }
+        td button { padding: 0.1rem 0.6rem; }
+        ol.timeline { padding-left: 1.5rem; }
+        ol.timeline li { margin: 0.35rem 0; }
+        code.digest { font-size: 0.8rem; word-break: break-all; }
         .visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
           white-space: nowrap; }
         @media (prefers-reduced-motion: reduce) { * { transition: none !important; animation: none !important; } }

@@ -18,23 +18,30 @@ import requests
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import sync_playwright
 
-from conftest import HTTP_TIMEOUT, page_login
+from conftest import HTTP_TIMEOUT, api_login, bearer, page_login
 
 CHROMIUM = os.environ.get("TONGBAN_CHROMIUM", "/usr/bin/chromium")
 BLOCKING_IMPACTS = ("serious", "critical")
 
-# (id, path template, needs login). {service_id} and {zone} are filled in at run time.
+# (id, path template, who signs in first or None). {service_id}, {zone}, {demo_service},
+# {draft}, {submitted} and {task} are filled in at run time.
 PAGES = [
-    ("home", "/", False),
-    ("services", "/services", False),
-    ("services-search", "/services?q=许可", False),
-    ("services-zone", "/services?zone={zone}", False),
-    ("service-guide", "/services/{service_id}", False),
-    ("zones", "/zones", False),
-    ("login", "/login", False),
-    ("register", "/register", False),
-    ("me", "/me", True),
-    ("about-accessibility", "/about/accessibility", False),
+    ("home", "/", None),
+    ("services", "/services", None),
+    ("services-search", "/services?q=许可", None),
+    ("services-zone", "/services?zone={zone}", None),
+    ("service-guide", "/services/{service_id}", None),
+    ("zones", "/zones", None),
+    ("login", "/login", None),
+    ("register", "/register", None),
+    ("me", "/me", "demo-citizen"),
+    ("about-accessibility", "/about/accessibility", None),
+    ("apply-form", "/services/{demo_service}/apply", "demo-citizen"),
+    ("my-applications", "/me/applications", "demo-citizen"),
+    ("application-draft", "/me/applications/{draft}", "demo-citizen"),
+    ("application-submitted", "/me/applications/{submitted}", "demo-citizen"),
+    ("staff-inbox", "/staff/tasks", "demo-clerk"),
+    ("staff-task", "/staff/tasks/{task}", "demo-clerk"),
 ]
 MODES = ("standard", "elderly", "en")
 
@@ -89,6 +96,60 @@ def zone_code(base_url) -> str | None:
     return m.group(1) if m else None
 
 
+@pytest.fixture(scope="session")
+def application_pages(base_url) -> dict:
+    """Ids for the application pages: the demo service, a draft, a submitted application and the
+    clerk's acceptance task for it (made through the API as demo-citizen)."""
+    resp = requests.get(base_url + "/api/v1/services", params={"q": "joint-approval-demo"}, timeout=HTTP_TIMEOUT)
+    items = resp.json().get("items") or []
+    assert items, "joint-approval-demo is missing from the demo data"
+    demo_service = items[0]["id"]
+    citizen = bearer(api_login(base_url, "demo-citizen"))
+    draft = requests.post(base_url + "/api/v1/applications", headers=citizen, timeout=HTTP_TIMEOUT,
+                          json={"serviceId": demo_service, "form": {"projectName": "无障碍检查草稿"}})
+    assert draft.status_code == 201, draft.text[:300]
+    submitted = requests.post(base_url + "/api/v1/applications", headers=citizen, timeout=HTTP_TIMEOUT,
+                              json={"serviceId": demo_service, "form": {"projectName": "无障碍检查"}, "submit": True})
+    assert submitted.status_code == 201, submitted.text[:300]
+    application = submitted.json()["id"]
+    clerk = bearer(api_login(base_url, "demo-clerk"))
+    tasks = requests.get(base_url + "/api/v1/tasks", params={"limit": 100}, headers=clerk, timeout=HTTP_TIMEOUT).json()
+    task = next((t["id"] for t in tasks["items"] if t.get("applicationId") == application), None)
+    assert task, "the clerk has no acceptance task for the new application"
+    return {"demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task}
+
+
+def test_apply_form_errors_are_announced_and_linked(base_url, page, application_pages):
+    """Submitting the form empty shows an error summary that takes focus-able links to each field,
+    and the page still passes axe."""
+    page_login(page, base_url, "demo-citizen")
+    goto_ok(page, base_url + f"/services/{application_pages['demo_service']}/apply")
+    page.locator("button[value='submit']").click()
+    page.wait_for_load_state()
+    summary = page.locator("#error-summary")
+    assert summary.count() == 1, "no error summary after submitting an empty form"
+    assert summary.get_attribute("role") == "alert"
+    link = summary.locator("a").first
+    target = (link.get_attribute("href") or "").lstrip("#")
+    assert page.locator(f"#{target}").count() == 1, f"error link #{target} points at nothing"
+    assert page.locator(f"#{target}").get_attribute("aria-invalid") == "true"
+    bad = blocking_violations(page)
+    assert not bad, "apply form with errors:\n" + format_violations(bad)
+
+
+def test_staff_decision_is_keyboard_operable(base_url, page, application_pages):
+    """The clerk reaches the decision radios and the comment with the keyboard alone."""
+    page_login(page, base_url, "demo-clerk")
+    goto_ok(page, base_url + f"/staff/tasks/{application_pages['task']}")
+    radio = page.locator("input[name='action'][value='accept']")
+    radio.focus()
+    page.keyboard.press("Space")
+    assert radio.is_checked(), "Space did not select the accept radio"
+    page.locator("#decision-comment").focus()
+    page.keyboard.type("键盘操作")
+    assert page.locator("#decision-comment").input_value() == "键盘操作"
+
+
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
@@ -97,11 +158,13 @@ def with_query(url: str, **params: str) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
-def resolve(template: str, service_id: str, zone_code: str | None) -> str:
+def resolve(template: str, service_id: str, zone_code: str | None, fixtures: dict | None = None) -> str:
     if "{zone}" in template:
         if not zone_code:
             pytest.skip("no /services?zone=CODE link found on /zones")
         return template.replace("{zone}", zone_code)
+    for key, value in (fixtures or {}).items():
+        template = template.replace("{" + key + "}", value)
     return template.replace("{service_id}", service_id)
 
 
@@ -158,12 +221,12 @@ def blocking_violations(page) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("name,template,needs_login", PAGES, ids=[p[0] for p in PAGES])
-def test_axe_no_serious_violations(base_url, page, service_id, zone_code, name, template, needs_login, mode):
-    path = resolve(template, service_id, zone_code)
+@pytest.mark.parametrize("name,template,user", PAGES, ids=[p[0] for p in PAGES])
+def test_axe_no_serious_violations(base_url, page, service_id, zone_code, application_pages, name, template, user, mode):
+    path = resolve(template, service_id, zone_code, application_pages)
     url = base_url + path
-    if needs_login:
-        page_login(page, base_url, "demo-citizen")
+    if user:
+        page_login(page, base_url, user)
 
     if mode == "standard":
         goto_ok(page, url)
@@ -180,8 +243,9 @@ def test_axe_no_serious_violations(base_url, page, service_id, zone_code, name, 
         lang = html_lang(page)
         assert lang == "en" or lang.startswith("en-"), f"{path}?lang=en: <html lang> is {lang!r}"
 
-    if needs_login:
-        assert urlsplit(page.url).path == "/me", f"{path}: ended on {page.url}, not /me (login lost?)"
+    if user:
+        expected = urlsplit(path).path
+        assert urlsplit(page.url).path == expected, f"{path}: ended on {page.url}, not {expected} (login lost?)"
 
     bad = blocking_violations(page)
     if bad:

@@ -45,6 +45,7 @@ public struct ApplicationService: Sendable {
         }
         if submit {
             for error in service.form.validate(form, today: app.clock.now()) { errors.add("form.\(error.field)", error.message) }
+            for error in try await fileErrors(service, form, applicationID: nil) { errors.add(error.field, error.message) }
         } else if form.count > 200 {
             errors.add("form", "has too many fields")
         }
@@ -78,13 +79,50 @@ public struct ApplicationService: Sendable {
             throw Problem.conflict("The service is no longer published.", type: "/problems/service-unpublished")
         }
         let data = try form ?? Self.decode([String: JSONValue].self, record.form)
-        let errors = service.form.validate(data, today: app.clock.now())
-        if !errors.isEmpty { throw Problem.validation(errors.map { FieldError(field: "form.\($0.field)", message: $0.message) }) }
+        var errors = service.form.validate(data, today: app.clock.now()).map { FieldError(field: "form.\($0.field)", message: $0.message) }
+        errors += try await fileErrors(service, data, applicationID: id)
+        if !errors.isEmpty { throw Problem.validation(errors) }
         return try await db.writeTransaction { tx in
             record.form = try Self.encode(data)
             try await record.save(on: tx)
             try await startProcess(record, service: service, form: data, actor: principal.userID, tx: tx)
             return try await ApplicationRecord.find(record.id, on: tx) ?? record
+        }
+    }
+
+    /// Stores the form of a draft (or of an application waiting for a correction) without submitting it.
+    /// Unknown fields are refused; missing or invalid values wait for submission.
+    public func saveDraft(_ id: UUID, form: [String: JSONValue], principal: Principal) async throws -> ApplicationRecord {
+        let record = try await own(id, principal)
+        guard [.draft, .correctionRequired].contains(record.status) else {
+            throw Problem.conflict("Only a draft or a correction can be edited.", type: "/problems/application-not-editable")
+        }
+        if let service = try await ServiceItem.find(record.serviceID, on: db) {
+            let known = Set(service.form.fields.map(\.name))
+            let unknown = form.keys.filter { !known.contains($0) }.sorted()
+            if !unknown.isEmpty {
+                throw Problem.validation(unknown.map { FieldError(field: "form.\($0)", message: "is not a field of this form") })
+            }
+        }
+        record.form = try Self.encode(form)
+        record.updatedAt = app.clock.now()
+        try await record.save(on: db)
+        return record
+    }
+
+    /// File fields must name an attachment of this application.
+    func fileErrors(_ service: ServiceItem, _ data: [String: JSONValue], applicationID: UUID?) async throws -> [FieldError] {
+        let fileFields = service.form.fields.filter { $0.type == .file }
+        guard !fileFields.isEmpty else { return [] }
+        var owned = Set<String>()
+        if let applicationID {
+            owned = Set(try await Attachment.query(on: db).filter(\.$applicationID == applicationID).all()
+                .compactMap { $0.id?.uuidString.lowercased() })
+        }
+        return fileFields.compactMap { field in
+            guard case .string(let value)? = data[field.name], !value.isEmpty else { return nil }
+            return owned.contains(value.lowercased())
+                ? nil : FieldError(field: "form.\(field.name)", message: "must name a file attached to this application")
         }
     }
 
@@ -97,8 +135,9 @@ public struct ApplicationService: Sendable {
         var data = try Self.decode([String: JSONValue].self, record.form)
         data.merge(form) { $1 }
         if let service = try? await CatalogueService(db: db, clock: app.clock).service(record.serviceID, viewer: nil) {
-            let errors = service.form.validate(data, today: app.clock.now())
-            if !errors.isEmpty { throw Problem.validation(errors.map { FieldError(field: "form.\($0.field)", message: $0.message) }) }
+            var errors = service.form.validate(data, today: app.clock.now()).map { FieldError(field: "form.\($0.field)", message: $0.message) }
+            errors += try await fileErrors(service, data, applicationID: id)
+            if !errors.isEmpty { throw Problem.validation(errors) }
         }
         let merged = data
         return try await db.writeTransaction { tx in

@@ -65,6 +65,7 @@ struct CataloguePages: RouteCollection {
     }
 
     struct GuidePage: Encodable, Sendable {
+        var applyLink: String?
         var name: String
         var otherName: String
         var facts: [Row]
@@ -190,6 +191,7 @@ struct CataloguePages: RouteCollection {
         facts.append(Row(label: s(req, "field_version"), value: String(item.version)))
         let zones = try await Zone.query(on: req.db).filter(\.$code ~~ item.zones).all()
         let page = GuidePage(
+            applyLink: item.published ? "/services/\(try item.requireID().uuidString)/apply" : nil,
             name: english ? item.nameEn : item.name, otherName: english ? item.name : item.nameEn, facts: facts,
             conditions: english ? item.conditionsEn : item.conditions, legalBasis: item.legalBasis,
             materials: item.materials.map {

@@ -1,0 +1,185 @@
+import Applications
+import Foundation
+import Testing
+import TestSupport
+import TongbanCore
+import Vapor
+import VaporTesting
+
+/// A minimal browser: keeps cookies, reads the CSRF token from the last page, posts forms.
+final class PageBrowser: @unchecked Sendable {
+    let app: Application
+    var cookies: [String: String] = [:]
+    var lastBody = ""
+
+    init(_ app: Application) { self.app = app }
+
+    var cookieHeader: String { cookies.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
+
+    func absorb(_ res: TestingHTTPResponse) {
+        for (name, value) in res.headers.setCookie?.all ?? [:] { cookies[name] = value.string }
+    }
+
+    @discardableResult
+    func get(_ path: String) async throws -> TestingHTTPResponse {
+        let res = try await app.testing().sendRequest(.GET, path, headers: ["Cookie": cookieHeader, "Accept": "text/html"])
+        absorb(res)
+        lastBody = res.body.string
+        return res
+    }
+
+    var csrf: String {
+        let marker = #"name="_csrf" value=""#
+        // No form on the last response (a redirect): the token of an earlier page, as in a second tab.
+        guard let start = lastBody.range(of: marker) else { return cookies["tb_csrf"] ?? "" }
+        return String(lastBody[start.upperBound...].prefix(while: { $0 != "\"" }))
+    }
+
+    @discardableResult
+    func post(_ path: String, _ fields: [(String, String)]) async throws -> TestingHTTPResponse {
+        var components = URLComponents()
+        components.queryItems = ([("_csrf", csrf)] + fields).map { URLQueryItem(name: $0.0, value: $0.1) }
+        let body = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
+        let res = try await app.testing().sendRequest(
+            .POST, path,
+            headers: ["Cookie": cookieHeader, "Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"],
+            body: ByteBuffer(string: body))
+        absorb(res)
+        lastBody = res.body.string
+        return res
+    }
+
+    func login(_ username: String) async throws {
+        try await get("/login")
+        let res = try await post("/login", [("username", username), ("password", Fixtures.demoPassword), ("next", "/me")])
+        #expect(res.status == .seeOther)
+    }
+}
+
+@Suite("Application pages: apply, my applications, staff inbox and decision")
+struct ApplicationPageTests {
+    @Test func applyOnline_thenClerkAndApproversDecideOnTheirPages() async throws {
+        try await withTestApp(demo: true) { app in
+            let serviceID = try await app.demoServiceID()
+            let citizen = PageBrowser(app)
+            // Signed out: the apply page sends you to log in and back.
+            let anonymous = try await citizen.get("/services/\(serviceID)/apply")
+            #expect(anonymous.status == .seeOther)
+            #expect(anonymous.headers.first(name: .location) == "/login?next=/services/\(serviceID)/apply")
+            // The guide links to the form.
+            try await citizen.get("/services/\(serviceID)")
+            #expect(citizen.lastBody.contains("/services/\(serviceID)/apply"))
+            try await citizen.login("demo-citizen")
+            let form = try await citizen.get("/services/\(serviceID)/apply")
+            #expect(form.status == .ok)
+            #expect(citizen.lastBody.contains(#"<label for="f-projectName">"#))
+            // Submitting empty: the error summary links to the field; nothing is stored.
+            let empty = try await citizen.post("/services/\(serviceID)/apply", [("intent", "submit"), ("projectName", "")])
+            #expect(empty.status == .unprocessableEntity)
+            #expect(citizen.lastBody.contains(#"id="error-summary""#))
+            #expect(citizen.lastBody.contains(##"href="#f-projectName""##))
+            #expect(citizen.lastBody.contains(#"aria-invalid="true""#))
+            let citizenToken = try await app.login("demo-citizen")
+            let (_, before) = try await app.json(.GET, "/api/v1/applications", token: citizenToken)
+            if case .array(let items)? = before["items"] { #expect(items.isEmpty) }
+            // Submit for real: redirected to the application's page with its number.
+            try await citizen.get("/services/\(serviceID)/apply")
+            let submitted = try await citizen.post("/services/\(serviceID)/apply", [("intent", "submit"), ("projectName", "网页申请项目")])
+            #expect(submitted.status == .seeOther)
+            let detailPath = try #require(submitted.headers.first(name: .location))
+            #expect(detailPath.hasPrefix("/me/applications/"))
+            let applicationID = String(detailPath.dropFirst("/me/applications/".count))
+            try await citizen.get(detailPath)
+            #expect(citizen.lastBody.contains("网页申请项目"))
+            #expect(citizen.lastBody.contains("已提交，待受理"))
+            try await citizen.get("/me/applications")
+            #expect(citizen.lastBody.contains(detailPath))
+
+            // The clerk sees it in the inbox and accepts it on the task page.
+            let clerk = PageBrowser(app)
+            try await clerk.login("demo-clerk")
+            try await clerk.get("/staff/tasks")
+            let clerkTask = try #require(try await app.task(for: "demo-clerk", application: applicationID))
+            #expect(clerk.lastBody.contains("/staff/tasks/\(clerkTask)"))
+            try await clerk.get("/staff/tasks/\(clerkTask)")
+            #expect(clerk.lastBody.contains("网页申请项目"))
+            // A refusal without a reason is sent back with the error; the task stays open.
+            let noReason = try await clerk.post("/staff/tasks/\(clerkTask)", [("action", "reject"), ("comment", "")])
+            #expect(noReason.status == .unprocessableEntity)
+            #expect(clerk.lastBody.contains(##"href="#decision-comment""##))
+            let accepted = try await clerk.post("/staff/tasks/\(clerkTask)", [("action", "accept"), ("comment", "材料齐全")])
+            #expect(accepted.status == .seeOther)
+            // A citizen cannot open the staff pages; another department's approver cannot open the task.
+            let forbidden = try await citizen.get("/staff/tasks")
+            #expect(forbidden.status == .forbidden)
+            for index in 1...3 {
+                let approver = PageBrowser(app)
+                try await approver.login("demo-approver-\(index)")
+                let task = try #require(try await app.task(for: "demo-approver-\(index)", application: applicationID))
+                if index == 1 {
+                    let stranger = PageBrowser(app)
+                    try await stranger.login("demo-approver-2")
+                    #expect(try await stranger.get("/staff/tasks/\(task)").status == .notFound)
+                }
+                try await approver.get("/staff/tasks/\(task)")
+                let done = try await approver.post("/staff/tasks/\(task)", [("action", "approve"), ("comment", "同意")])
+                #expect(done.status == .seeOther)
+                // Deciding twice (e.g. a second tab) is a clear message, not an error page.
+                if index == 3 {
+                    let again = try await approver.post("/staff/tasks/\(task)", [("action", "approve")])
+                    #expect(again.status == .seeOther)
+                    try await approver.get("/staff/tasks")
+                    #expect(approver.lastBody.contains("该任务已被办理"))
+                }
+            }
+            try await citizen.get(detailPath)
+            #expect(citizen.lastBody.contains("已办结（准予）"))
+            #expect(citizen.lastBody.contains("材料齐全"))
+            // Rate it on the page: a 2-star rating without a comment is refused with a message.
+            let bad = try await citizen.post("\(detailPath)/rating", [("score", "2")])
+            #expect(bad.status == .seeOther)
+            try await citizen.get(detailPath)
+            #expect(citizen.lastBody.contains("flash error"))
+            try await citizen.post("\(detailPath)/rating", [("score", "5"), ("comment", "很快")])
+            try await citizen.get(detailPath)
+            #expect(citizen.lastBody.contains("★★★★★"))
+        }
+    }
+
+    @Test func draft_upload_submit_andCSRFIsRequired() async throws {
+        try await withTestApp(demo: true) { app in
+            let serviceID = try await app.demoServiceID()
+            let citizen = PageBrowser(app)
+            try await citizen.login("demo-citizen")
+            try await citizen.get("/services/\(serviceID)/apply")
+            let saved = try await citizen.post("/services/\(serviceID)/apply", [("intent", "draft"), ("projectName", "")])
+            #expect(saved.status == .seeOther)
+            let detailPath = try #require(saved.headers.first(name: .location))
+            try await citizen.get(detailPath)
+            #expect(citizen.lastBody.contains(#"enctype="multipart/form-data""#))
+            // Without the CSRF token nothing happens.
+            let forged = try await app.testing().sendRequest(
+                .POST, "\(detailPath)/save",
+                headers: ["Cookie": citizen.cookieHeader, "Content-Type": "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "intent=submit&projectName=x"))
+            #expect(forged.status == .forbidden)
+            // Upload through the page form (multipart, CSRF in the body).
+            let token = citizen.csrf
+            let body = Multipart.body(file: AttachmentTests.pdf, filename: "方案.pdf", fields: ["_csrf": token])
+            let upload = try await app.testing().sendRequest(
+                .POST, "\(detailPath)/attachments",
+                headers: ["Cookie": citizen.cookieHeader, "Content-Type": "multipart/form-data; boundary=\(Multipart.boundary)"],
+                body: body)
+            #expect(upload.status == .seeOther)
+            try await citizen.get(detailPath)
+            #expect(citizen.lastBody.contains("已上传：方案.pdf"))
+            #expect(citizen.lastBody.contains(BlobStore.digest(AttachmentTests.pdf)))
+            // Submit the draft from its page.
+            let submit = try await citizen.post("\(detailPath)/save", [("intent", "submit"), ("projectName", "草稿后提交")])
+            #expect(submit.status == .seeOther)
+            try await citizen.get(detailPath)
+            #expect(citizen.lastBody.contains("已提交，待受理"))
+            #expect(!citizen.lastBody.contains(#"enctype="multipart/form-data""#))
+        }
+    }
+}
