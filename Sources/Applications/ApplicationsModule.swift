@@ -12,7 +12,7 @@ public struct ApplicationsModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications(), CreateAttachments()] }
+    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications(), CreateAttachments(), CreateBundles()] }
 
     public func boot(_ app: Application) throws {
         let clock = app.clock
@@ -23,7 +23,10 @@ public struct ApplicationsModule: TongbanModule {
         try app.register(collection: ApplicationsController())
         try app.register(collection: NotificationsController())
         try app.register(collection: AttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
-        try app.register(collection: ApplicationPages(attachmentBodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
+        try app.register(collection: BundlesController())
+        let pages = ApplicationPages(attachmentBodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024)
+        try app.register(collection: pages)
+        try app.register(collection: BundlePages(pages: pages))
         ApplicationsAPIDocs.register(app.apiDocumentation)
     }
 
@@ -94,6 +97,37 @@ enum ApplicationsAPIDocs {
                                     problems: [401, 404, 410])
         download.responseContentType = "application/octet-stream"
         docs.add(download)
+        let bundle = Schema.object([
+            "id": Schema.uuid, "code": Schema.string, "name": Schema.string, "nameEn": Schema.string,
+            "services": Schema.array(Schema.object(["id": Schema.uuid, "code": Schema.string, "name": Schema.string])),
+            "form": ["type": "object"], "sharedFields": Schema.array(Schema.string),
+        ], required: ["id", "code", "services", "form"])
+        docs.addSchema("Bundle", bundle)
+        let bundleApplication = Schema.object([
+            "id": Schema.uuid, "number": Schema.string, "bundleId": Schema.uuid,
+            "status": ["type": "string", "enum": .array(BundleStatus.allCases.map { .string($0.rawValue) })],
+            "applications": Schema.array(Schema.object(["id": Schema.uuid, "number": Schema.string, "serviceCode": Schema.string, "status": Schema.string])),
+        ], required: ["id", "number", "status", "applications"])
+        docs.addSchema("BundleApplication", bundleApplication)
+        docs.add(APIOperation(.GET, "/api/v1/bundles", summary: "一件事 bundles with their combined forms", tag: "bundles",
+                              response: Schema.page(of: Schema.ref("Bundle"))))
+        docs.add(APIOperation(.GET, "/api/v1/bundles/{bundle}", summary: "A bundle by id or code", tag: "bundles",
+                              response: Schema.ref("Bundle"), problems: [404]))
+        docs.add(APIOperation(.POST, "/api/v1/bundles/{bundle}/applications",
+                              summary: "Apply for a bundle with one form; with submit, one sub-application per service, handled in parallel",
+                              tag: "bundles", requiresAuth: true,
+                              request: Schema.object(["form": ["type": "object"], "submit": Schema.boolean]),
+                              response: Schema.ref("BundleApplication"), success: 201, problems: [401, 403, 404, 422]))
+        docs.add(APIOperation(.GET, "/api/v1/bundle-applications", summary: "My bundle applications", tag: "bundles", requiresAuth: true,
+                              response: Schema.page(of: Schema.ref("BundleApplication")), problems: [401, 422], query: ["limit", "cursor"]))
+        docs.add(APIOperation(.GET, "/api/v1/bundle-applications/{id}", summary: "A bundle application: the whole and each part",
+                              tag: "bundles", requiresAuth: true, response: Schema.ref("BundleApplication"), problems: [401, 404]))
+        docs.add(APIOperation(.POST, "/api/v1/bundle-applications/{id}/submit", summary: "Submit a draft bundle application",
+                              tag: "bundles", requiresAuth: true, request: form, response: Schema.ref("BundleApplication"),
+                              problems: [401, 404, 409, 422]))
+        docs.add(APIOperation(.POST, "/api/v1/bundle-applications/{id}/withdraw", summary: "Withdraw every part still in progress",
+                              tag: "bundles", requiresAuth: true, request: form, response: Schema.ref("BundleApplication"),
+                              problems: [401, 404, 409]))
         docs.add(APIOperation(.GET, "/api/v1/progress", summary: "Public progress query by number and ID tail", tag: "applications",
                               response: Schema.object(["number": Schema.string, "status": Schema.string, "submittedAt": Schema.dateTime]),
                               problems: [404, 422], query: ["number", "idTail"]))

@@ -182,4 +182,37 @@ struct ApplicationPageTests {
             #expect(!citizen.lastBody.contains(#"enctype="multipart/form-data""#))
         }
     }
+
+    @Test func bundlePages_oneFormSplitsIntoParts() async throws {
+        try await withTestApp(demo: true) { app in
+            let browser = PageBrowser(app)
+            try await browser.get("/bundles")
+            #expect(browser.lastBody.contains("/bundles/home-transfer"))
+            try await browser.get("/bundles/home-transfer")
+            #expect(browser.lastBody.contains("/login?next=/bundles/home-transfer"))
+            try await browser.login("demo-citizen")
+            try await browser.get("/bundles/home-transfer")
+            #expect(browser.lastBody.contains("以下信息只需填写一次"))
+            #expect(browser.lastBody.components(separatedBy: #"name="buyerName""#).count == 2)
+            let missing = try await browser.post("/bundles/home-transfer", [("buyerName", "李明")])
+            #expect(missing.status == .unprocessableEntity)
+            #expect(browser.lastBody.contains(##"href="#f-gasAccount""##))
+            let fields = BundleTests.form().compactMap { key, value -> (String, String)? in
+                switch value {
+                case .string(let text): (key, text)
+                case .number(let number): (key, String(Int(number)))
+                default: nil
+                }
+            }
+            let done = try await browser.post("/bundles/home-transfer", fields)
+            #expect(done.status == .seeOther)
+            let path = try #require(done.headers.first(name: .location))
+            #expect(path.hasPrefix("/me/bundles/"))
+            try await browser.get(path)
+            #expect(browser.lastBody.contains("供水过户（二手房）"))
+            #expect(browser.lastBody.components(separatedBy: "/me/applications/").count == 5)
+            try await browser.get("/me/applications")
+            #expect(browser.lastBody.contains(path))
+        }
+    }
 }

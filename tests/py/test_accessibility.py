@@ -42,6 +42,9 @@ PAGES = [
     ("application-submitted", "/me/applications/{submitted}", "demo-citizen"),
     ("staff-inbox", "/staff/tasks", "demo-clerk"),
     ("staff-task", "/staff/tasks/{task}", "demo-clerk"),
+    ("bundles", "/bundles", None),
+    ("bundle-form", "/bundles/home-transfer", "demo-citizen"),
+    ("bundle-application", "/me/bundles/{bundle_application}", "demo-citizen"),
 ]
 MODES = ("standard", "elderly", "en")
 
@@ -116,7 +119,11 @@ def application_pages(base_url) -> dict:
     tasks = requests.get(base_url + "/api/v1/tasks", params={"limit": 100}, headers=clerk, timeout=HTTP_TIMEOUT).json()
     task = next((t["id"] for t in tasks["items"] if t.get("applicationId") == application), None)
     assert task, "the clerk has no acceptance task for the new application"
-    return {"demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task}
+    bundle = requests.post(base_url + "/api/v1/bundles/home-transfer/applications", headers=citizen, timeout=HTTP_TIMEOUT,
+                           json={"form": {"buyerName": "李明"}})
+    assert bundle.status_code == 201, bundle.text[:300]
+    return {"demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
+            "bundle_application": bundle.json()["id"]}
 
 
 def test_apply_form_errors_are_announced_and_linked(base_url, page, application_pages):

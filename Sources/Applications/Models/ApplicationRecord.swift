@@ -32,6 +32,8 @@ public final class ApplicationRecord: Model, @unchecked Sendable {
     @OptionalField(key: "decided_at") public var decidedAt: Date?
     @Field(key: "created_at") public var createdAt: Date
     @Field(key: "updated_at") public var updatedAt: Date
+    /// The 一件事 bundle application this one was split from, if any.
+    @OptionalField(key: "bundle_application_id") public var bundleApplicationID: UUID?
 
     public init() {}
 }

@@ -91,6 +91,7 @@ struct ApplicationPages: RouteCollection {
 
     struct ListPage: Encodable, Sendable {
         var items: [ListItem]
+        var bundles: [ListItem]
         var flash: Flash?
     }
 
@@ -390,8 +391,22 @@ struct ApplicationPages: RouteCollection {
                 id: try row.requireID().uuidString, number: row.number, service: names[row.serviceID] ?? row.serviceCode,
                 status: statusLabel(req, row.status), statusKey: row.status.rawValue, updated: Self.time(row.updatedAt))
         }
+        let bundleRows = try await BundleApplication.query(on: req.db).filter(\.$applicantID == principal.userID)
+            .sort(\.$createdAt, .descending).limit(50).all()
+        let definitions = try await ServiceBundle.query(on: req.db).filter(\.$id ~~ Array(Set(bundleRows.map(\.bundleID)))).all()
+        var bundles: [ListItem] = []
+        for row in bundleRows {
+            let id = try row.requireID()
+            let status = BundleService.status(row, members: try await BundleService(app: req.application, db: req.db).members(of: id))
+            let definition = definitions.first { $0.id == row.bundleID }
+            bundles.append(ListItem(
+                id: id.uuidString, number: row.number, service: (english ? definition?.nameEn : definition?.name) ?? "",
+                status: s(req, "bundle_status_\(status.rawValue)"), statusKey: status.rawValue, updated: Self.time(row.updatedAt)))
+        }
+        let memberOfBundle = items.isEmpty ? [] : rows.filter { $0.bundleApplicationID != nil }.compactMap { $0.id?.uuidString }
         return try await req.renderPage(
-            "applications/list", titleKey: "list_title", strings: Self.strings, page: ListPage(items: items, flash: takeFlash(req)))
+            "applications/list", titleKey: "list_title", strings: Self.strings,
+            page: ListPage(items: items.filter { !memberOfBundle.contains($0.id) }, bundles: bundles, flash: takeFlash(req)))
     }
 
     func attachmentRows(_ applicationID: UUID, req: Request, prefix: String) async throws -> [AttachmentRow] {

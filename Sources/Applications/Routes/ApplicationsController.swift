@@ -35,10 +35,17 @@ struct ApplicationsController: RouteCollection {
     struct ProgressView: Content {
         var number: String
         var serviceCode: String
-        var status: ApplicationStatus
+        var status: String
         var submittedAt: Date?
         var decidedAt: Date?
         var updatedAt: Date
+        /// For a 一件事 bundle application: each part's service and status.
+        var parts: [ProgressPart]?
+    }
+
+    struct ProgressPart: Content {
+        var serviceCode: String
+        var status: ApplicationStatus
     }
 
     func boot(routes: any RoutesBuilder) throws {
@@ -179,11 +186,20 @@ struct ApplicationsController: RouteCollection {
         errors.check(number.count == 14 && number.allSatisfy(\.isNumber), "number", "must be the 14-digit application number")
         errors.check(tail.count == 6, "idTail", "must be the last 6 characters of the applicant's ID number")
         try errors.throwIfAny()
-        guard let record = try await ApplicationRecord.query(on: req.db).filter(\.$number == number).first(),
-            record.idTail == tail
+        if let record = try await ApplicationRecord.query(on: req.db).filter(\.$number == number).first() {
+            guard record.idTail == tail else { throw ApplicationService.notFound }
+            return ProgressView(
+                number: record.number, serviceCode: record.serviceCode, status: record.status.rawValue,
+                submittedAt: record.submittedAt, decidedAt: record.decidedAt, updatedAt: record.updatedAt, parts: nil)
+        }
+        guard let bundle = try await BundleApplication.query(on: req.db).filter(\.$number == number).first(),
+            bundle.idTail == tail
         else { throw ApplicationService.notFound }
+        let members = try await BundleService(app: req.application, db: req.db).members(of: try bundle.requireID())
+        let definition = try await ServiceBundle.find(bundle.bundleID, on: req.db)
         return ProgressView(
-            number: record.number, serviceCode: record.serviceCode, status: record.status, submittedAt: record.submittedAt,
-            decidedAt: record.decidedAt, updatedAt: record.updatedAt)
+            number: bundle.number, serviceCode: definition?.code ?? "", status: BundleService.status(bundle, members: members).rawValue,
+            submittedAt: bundle.submittedAt, decidedAt: members.compactMap(\.decidedAt).max(), updatedAt: bundle.updatedAt,
+            parts: members.map { ProgressPart(serviceCode: $0.serviceCode, status: $0.status) })
     }
 }

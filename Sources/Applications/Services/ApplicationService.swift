@@ -232,24 +232,35 @@ public struct ApplicationService: Sendable {
 
     // MARK: Internals
 
-    /// Inserts with a fresh random number, retrying on the rare collision. Each try runs in a savepoint so
-    /// that a unique violation does not abort the surrounding PostgreSQL transaction.
+    /// Inserts with a fresh random number, retrying on the rare collision.
     func insertWithNumber(_ record: ApplicationRecord, tx: any Database, now: Date) async throws {
+        try await Self.insertNumbered(
+            tx: tx, now: now, assign: { record.number = $0 }, create: { try await record.create(on: tx) },
+            reset: { record.id = nil; record.$id.exists = false })
+    }
+
+    /// A fresh 14-digit number (YYYYMMDD + 6 random digits) not used by any application or bundle
+    /// application. Each try runs in a savepoint so that a unique violation does not abort the surrounding
+    /// PostgreSQL transaction.
+    static func insertNumbered(
+        tx: any Database, now: Date, assign: (String) -> Void, create: () async throws -> Void, reset: () -> Void
+    ) async throws {
         let date = LocalDate(now)
         let prefix = String(format: "%04d%02d%02d", date.year, date.month, date.day)
         let sql = tx as? any SQLDatabase
         for attempt in 0..<8 {
-            record.number = prefix + String(format: "%06d", Int.random(in: 0...999_999))
-            if try await ApplicationRecord.query(on: tx).filter(\.$number == record.number).first() != nil { continue }
+            let number = prefix + String(format: "%06d", Int.random(in: 0...999_999))
+            if try await ApplicationRecord.query(on: tx).filter(\.$number == number).first() != nil { continue }
+            if try await BundleApplication.query(on: tx).filter(\.$number == number).first() != nil { continue }
+            assign(number)
             try await sql?.raw("SAVEPOINT application_number").run()
             do {
-                try await record.create(on: tx)
+                try await create()
                 try await sql?.raw("RELEASE SAVEPOINT application_number").run()
                 return
             } catch let error as any DatabaseError where error.isConstraintFailure && attempt < 7 {
                 try await sql?.raw("ROLLBACK TO SAVEPOINT application_number").run()
-                record.id = nil
-                record.$id.exists = false
+                reset()
             }
         }
         throw Problem(.serviceUnavailable, title: "No application number available", detail: "Try again.")

@@ -78,5 +78,41 @@ struct ApplicationsDemo {
             try await ProcessBinding(serviceID: try service.requireID(), processKey: Self.processKey).create(on: db)
         }
         options.progress("applications: joint-approval-demo with demo-approver-1…3")
+        try await loadBundles()
+    }
+
+    struct BundleRow: Decodable {
+        var code: String
+        var name: String
+        var nameEn: String
+        var description: String
+        var descriptionEn: String
+        var services: [String]
+    }
+
+    /// The 一件事 bundles of `bundles.json`, and `demo-handler` (clerk and approver in every department of
+    /// their services) so that each part can be handled.
+    func loadBundles() async throws {
+        let db = app.db
+        let rows: [BundleRow] = try DemoResources.load("bundles.json")
+        let bundles = BundleService(app: app, db: db)
+        var departments = Set<UUID>()
+        for row in rows {
+            _ = try await bundles.define(
+                code: row.code, name: row.name, nameEn: row.nameEn, description: row.description,
+                descriptionEn: row.descriptionEn, serviceCodes: row.services)
+            for service in try await ServiceItem.query(on: db).filter(\.$code ~~ row.services).all() {
+                departments.insert(service.departmentID)
+            }
+        }
+        if try await User.query(on: db).filter(\.$username == "demo-handler").first() == nil, !departments.isEmpty {
+            let accounts = AccountService(db: db, hashing: app.passwordHashing, clock: app.clock)
+            _ = try await accounts.createStaff(
+                username: "demo-handler", password: "Tongban-demo-2026", name: "联办人员",
+                grants: departments.sorted { $0.uuidString < $1.uuidString }.flatMap {
+                    [RoleGrant(departmentID: $0, role: .clerk), RoleGrant(departmentID: $0, role: .approver)]
+                })
+        }
+        options.progress("applications: \(rows.count) 一件事 bundle(s), handled by demo-handler")
     }
 }
