@@ -12,7 +12,7 @@ public struct ApplicationsModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications(), CreateAttachments(), CreateBundles()] }
+    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications(), CreateAttachments(), CreateBundles(), CreateInspections()] }
 
     public func boot(_ app: Application) throws {
         let clock = app.clock
@@ -24,9 +24,11 @@ public struct ApplicationsModule: TongbanModule {
         try app.register(collection: NotificationsController())
         try app.register(collection: AttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
         try app.register(collection: BundlesController())
+        try app.register(collection: InspectionsController())
         let pages = ApplicationPages(attachmentBodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024)
         try app.register(collection: pages)
         try app.register(collection: BundlePages(pages: pages))
+        try app.register(collection: InspectionPages(pages: pages))
         ApplicationsAPIDocs.register(app.apiDocumentation)
     }
 
@@ -128,6 +130,37 @@ enum ApplicationsAPIDocs {
         docs.add(APIOperation(.POST, "/api/v1/bundle-applications/{id}/withdraw", summary: "Withdraw every part still in progress",
                               tag: "bundles", requiresAuth: true, request: form, response: Schema.ref("BundleApplication"),
                               problems: [401, 404, 409]))
+        let inspection = Schema.object([
+            "id": Schema.uuid, "applicationId": Schema.uuid,
+            "status": ["type": "string", "enum": .array(InspectionStatus.allCases.map { .string($0.rawValue) })],
+            "scheduledAt": Schema.dateTime, "room": Schema.string, "commitment": Schema.string,
+            "commitmentSignedAt": Schema.dateTime, "commitmentDigest": Schema.string,
+            "items": Schema.array(Schema.object([
+                "code": Schema.string, "label": Schema.string, "photo": Schema.boolean, "evidence": Schema.array(Schema.uuid),
+                "result": ["type": "string", "enum": ["pass", "fail"]], "note": Schema.string,
+            ])),
+            "workingDaysFromSubmission": Schema.integer,
+        ], required: ["id", "status", "scheduledAt", "items"])
+        docs.addSchema("Inspection", inspection)
+        docs.add(APIOperation(.GET, "/api/v1/applications/{id}/inspection", summary: "The site inspection (云现勘) of an application",
+                              tag: "inspections", requiresAuth: true, response: Schema.ref("Inspection"), problems: [401, 404]))
+        docs.add(APIOperation(.GET, "/api/v1/applications/{id}/inspection/slots", summary: "Free video inspection slots",
+                              tag: "inspections", requiresAuth: true, response: Schema.page(of: Schema.dateTime), problems: [401, 404, 409]))
+        docs.add(APIOperation(.POST, "/api/v1/applications/{id}/inspection", summary: "Book or move the video inspection",
+                              tag: "inspections", requiresAuth: true, request: Schema.object(["at": Schema.dateTime], required: ["at"]),
+                              response: Schema.ref("Inspection"), success: 201, problems: [401, 404, 409, 422]))
+        docs.add(APIOperation(.POST, "/api/v1/applications/{id}/inspection/commitment", summary: "The applicant signs the commitment",
+                              tag: "inspections", requiresAuth: true, response: Schema.ref("Inspection"), problems: [401, 404, 409]))
+        docs.add(APIOperation(.POST, "/api/v1/applications/{id}/inspection/result",
+                              summary: "The inspector's findings (pass/fail/note per item) and conclusion", tag: "inspections", requiresAuth: true,
+                              request: Schema.object([
+                                  "items": Schema.array(Schema.object(["code": Schema.string, "result": Schema.string, "note": Schema.string])),
+                                  "passed": Schema.boolean, "note": Schema.string,
+                              ], required: ["items", "passed"]),
+                              response: Schema.ref("Inspection"), problems: [401, 404, 409, 422]))
+        docs.add(APIOperation(.GET, "/api/v1/inspections/statistics", summary: "Per service: inspections, passes, working days from submission",
+                              tag: "inspections",
+                              response: Schema.page(of: Schema.object(["serviceCode": Schema.string, "inspections": Schema.integer, "passed": Schema.integer, "averageWorkingDays": Schema.number]))))
         docs.add(APIOperation(.GET, "/api/v1/progress", summary: "Public progress query by number and ID tail", tag: "applications",
                               response: Schema.object(["number": Schema.string, "status": Schema.string, "submittedAt": Schema.dateTime]),
                               problems: [404, 422], query: ["number", "idTail"]))

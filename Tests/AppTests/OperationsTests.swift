@@ -50,6 +50,27 @@ struct OperationsTests {
         }
     }
 
+    /// The server builds its router from every route at start-up; RoutingKit stops the process when two
+    /// routes name a parameter differently at the same place (`/x/:id` and `/x/:task/y`). Tests that send
+    /// requests in memory do not build it, so this one does, as `tongban serve` would.
+    @Test func allRoutesBuildOneRouter() async throws {
+        try await withTestApp { app in
+            var seen: [String: String] = [:]
+            for route in app.routes.all {
+                var prefix = route.method.rawValue
+                for component in route.path {
+                    if case .parameter(let name) = component {
+                        let key = prefix + "/:"
+                        if let other = seen[key] { #expect(other == name, "\(route.path.string): :\(name) vs :\(other)") }
+                        seen[key] = name
+                    }
+                    prefix += "/" + (component.description.hasPrefix(":") ? ":" : component.description)
+                }
+            }
+            _ = app.responder.current
+        }
+    }
+
     @Test func openAPI_describesEveryAPIRoute() async throws {
         try await withTestApp { app in
             let docs = app.apiDocumentation

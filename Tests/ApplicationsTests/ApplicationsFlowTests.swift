@@ -15,11 +15,12 @@ struct Items: Decodable {
 }
 
 extension Application {
-    func json(_ method: HTTPMethod, _ path: String, token: String? = nil, body: [String: JSONValue]? = nil) async throws
-        -> (HTTPStatus, JSONValue)
-    {
+    func json(
+        _ method: HTTPMethod, _ path: String, token: String? = nil, body: [String: JSONValue]? = nil, actingFor: String? = nil
+    ) async throws -> (HTTPStatus, JSONValue) {
         var headers = HTTPHeaders.json
         if let token { headers.add(name: .authorization, value: "Bearer \(token)") }
+        if let actingFor { headers.add(name: "X-Acting-For", value: actingFor) }
         let buffer = try body.map { ByteBuffer(data: try JSONEncoder().encode($0)) }
         let res = try await testing().sendRequest(method, path, headers: headers, body: buffer)
         let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: res.body))) ?? .null

@@ -30,11 +30,13 @@ struct Multipart {
 }
 
 extension Application {
-    func upload(_ application: String, token: String, file: Data, filename: String, fields: [String: String] = [:]) async throws
-        -> (HTTPStatus, JSONValue)
-    {
+    func upload(
+        _ application: String, token: String, file: Data, filename: String, fields: [String: String] = [:], actingFor: String? = nil
+    ) async throws -> (HTTPStatus, JSONValue) {
+        var headers = Multipart.headers(token)
+        if let actingFor { headers.add(name: "X-Acting-For", value: actingFor) }
         let res = try await testing().sendRequest(
-            .POST, "/api/v1/applications/\(application)/attachments", headers: Multipart.headers(token),
+            .POST, "/api/v1/applications/\(application)/attachments", headers: headers,
             body: Multipart.body(file: file, filename: filename, fields: fields))
         return (res.status, (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: res.body))) ?? .null)
     }

@@ -45,6 +45,8 @@ PAGES = [
     ("bundles", "/bundles", None),
     ("bundle-form", "/bundles/home-transfer", "demo-citizen"),
     ("bundle-application", "/me/bundles/{bundle_application}", "demo-citizen"),
+    ("inspection-applicant", "/me/applications/{inspection_application}", "demo-enterprise"),
+    ("inspection-staff", "/staff/tasks/{inspection_task}", "demo-inspector"),
 ]
 MODES = ("standard", "elderly", "en")
 
@@ -122,8 +124,44 @@ def application_pages(base_url) -> dict:
     bundle = requests.post(base_url + "/api/v1/bundles/home-transfer/applications", headers=citizen, timeout=HTTP_TIMEOUT,
                            json={"form": {"buyerName": "李明"}})
     assert bundle.status_code == 201, bundle.text[:300]
+    inspection_application, inspection_task = _inspection_fixture(base_url)
     return {"demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
-            "bundle_application": bundle.json()["id"]}
+            "bundle_application": bundle.json()["id"], "inspection_application": inspection_application,
+            "inspection_task": inspection_task}
+
+
+def _inspection_fixture(base_url) -> tuple[str, str]:
+    """An accepted 户外招牌设置许可 application of the demo enterprise with a booked, signed inspection."""
+    owner = bearer(api_login(base_url, "demo-enterprise"))
+    enterprise = requests.get(base_url + "/api/v1/me", headers=owner, timeout=HTTP_TIMEOUT).json()["enterprises"][0]
+    headers = {**owner, "X-Acting-For": enterprise["id"]}
+    service = requests.get(base_url + "/api/v1/services", params={"q": "510106-01-0002"}, timeout=HTTP_TIMEOUT).json()["items"][0]
+    form = {"companyName": enterprise["name"], "uscc": enterprise["creditCode"], "contactPhone": "13912345678",
+            "signText": "泉城食品", "signWidth": 6, "signHeight": 1.2, "installAddress": "成都市武侯区科华北路 1 号"}
+    draft = requests.post(base_url + "/api/v1/applications", headers=headers, timeout=HTTP_TIMEOUT,
+                          json={"serviceId": service["id"], "form": form}).json()
+    png = b"\x89PNG\r\n\x1a\n" + b"\x07" * 64
+    photo = requests.post(base_url + f"/api/v1/applications/{draft['id']}/attachments", headers=headers, timeout=HTTP_TIMEOUT,
+                          files={"file": ("site.png", png, "image/png")}).json()
+    submitted = requests.post(base_url + f"/api/v1/applications/{draft['id']}/submit", headers=headers, timeout=HTTP_TIMEOUT,
+                              json={"form": {**form, "sitePhotos": photo["id"]}})
+    assert submitted.status_code == 200, submitted.text[:300]
+    inspector = bearer(api_login(base_url, "demo-inspector"))
+    def task_for():
+        tasks = requests.get(base_url + "/api/v1/tasks", params={"limit": 100}, headers=inspector, timeout=HTTP_TIMEOUT).json()
+        return next(t["id"] for t in tasks["items"] if t.get("applicationId") == draft["id"])
+    accepted = requests.post(base_url + f"/api/v1/tasks/{task_for()}/actions", headers=inspector, timeout=HTTP_TIMEOUT,
+                             json={"action": "accept"})
+    assert accepted.status_code == 200, accepted.text[:300]
+    slots = requests.get(base_url + f"/api/v1/applications/{draft['id']}/inspection/slots", headers=headers,
+                         timeout=HTTP_TIMEOUT).json()["items"]
+    booked = requests.post(base_url + f"/api/v1/applications/{draft['id']}/inspection", headers=headers, timeout=HTTP_TIMEOUT,
+                           json={"at": slots[-1]})
+    assert booked.status_code == 201, booked.text[:300]
+    signed = requests.post(base_url + f"/api/v1/applications/{draft['id']}/inspection/commitment", headers=headers,
+                           timeout=HTTP_TIMEOUT)
+    assert signed.status_code == 200, signed.text[:300]
+    return draft["id"], task_for()
 
 
 def test_apply_form_errors_are_announced_and_linked(base_url, page, application_pages):

@@ -72,9 +72,17 @@ public struct AttachmentService: Sendable {
     ) async throws -> Attachment {
         let service = ApplicationService(app: app, db: db)
         let record = try await service.own(applicationID, principal)
-        guard [.draft, .correctionRequired].contains(record.status) else {
+        // Photos for a booked site inspection may be added while the application is in progress.
+        var inspectionItems: [String] = []
+        if let inspection = try await InspectionService(app: app, db: db).current(applicationID), inspection.status == .scheduled,
+            let checklist = try await InspectionService(app: app, db: db).checklist(serviceID: record.serviceID)
+        {
+            inspectionItems = checklist.items.map(\.code)
+        }
+        let forInspection = material.map { inspectionItems.contains($0) } ?? false
+        guard [.draft, .correctionRequired].contains(record.status) || forInspection else {
             throw Problem.conflict(
-                "Files can be added while the application is a draft or waiting for a correction.",
+                "Files can be added while the application is a draft or waiting for a correction (or, for a booked site inspection, as evidence for a checklist item).",
                 type: "/problems/application-not-editable")
         }
         let limit = app.tongbanConfig.attachmentMaxBytes
@@ -87,9 +95,9 @@ public struct AttachmentService: Sendable {
             if material.count > 200 {
                 errors.add("material", "must have at most 200 characters")
             } else if let item = try await ServiceItemLookup.materials(record.serviceID, db: db),
-                !item.contains(material)
+                !item.contains(material), !inspectionItems.contains(material)
             {
-                errors.add("material", "is not a material of this service (\(item.joined(separator: "、")))")
+                errors.add("material", "is not a material of this service (\((item + inspectionItems).joined(separator: "、")))")
             }
         }
         try errors.throwIfAny()

@@ -12,6 +12,7 @@ import Workflow
 /// the page with a message (a one-time "flash" kept in the session).
 struct ApplicationPages: RouteCollection {
     let attachmentBodyLimit: Int
+    var inspections: InspectionPages { InspectionPages(pages: self) }
 
     // MARK: View models
 
@@ -132,6 +133,7 @@ struct ApplicationPages: RouteCollection {
         var timeline: [TimelineRow]
         var flash: Flash?
         var uploadHint: String
+        var inspection: InspectionPages.Block?
     }
 
     struct TaskRow: Encodable, Sendable {
@@ -164,6 +166,7 @@ struct ApplicationPages: RouteCollection {
         var comment: String
         var chosen: String
         var flash: Flash?
+        var inspection: InspectionPages.Block?
     }
 
     // MARK: Routes
@@ -471,7 +474,8 @@ struct ApplicationPages: RouteCollection {
             canUrge: overdue, canRate: rating == nil && [.approved, .rejected, .notAccepted, .completed].contains(record.status),
             rating: rating.map { String(repeating: "★", count: $0.score) + String(repeating: "☆", count: 5 - $0.score) },
             timeline: try await timelineRows(record, req: req), flash: takeFlash(req),
-            uploadHint: String(format: s(req, "upload_hint_format"), req.application.tongbanConfig.attachmentMaxBytes / 1024))
+            uploadHint: String(format: s(req, "upload_hint_format"), req.application.tongbanConfig.attachmentMaxBytes / 1024),
+            inspection: try await inspections.block(record, req: req, applicant: principal, staff: false))
         return try await req.renderPage(
             "applications/detail", title: String(format: s(req, "detail_title_format"), record.number), strings: Self.strings,
             page: page, status: status)
@@ -670,7 +674,7 @@ struct ApplicationPages: RouteCollection {
             id: id.uuidString, name: task.name, isAcceptance: task.nodeID == ApplicationService.acceptanceNode,
             number: record.number, service: facts[1].value, facts: facts, answers: answers(service?.form, form, files: files, req: req),
             attachments: files, timeline: try await timelineRows(record, req: req), errors: errors, comment: comment, chosen: chosen,
-            flash: takeFlash(req))
+            flash: takeFlash(req), inspection: try await inspections.block(record, req: req, applicant: nil, staff: true))
         return try await req.renderPage(
             "applications/task", title: String(format: s(req, "task_title_format"), task.name, record.number), strings: Self.strings,
             page: page, status: status)

@@ -79,6 +79,36 @@ struct ApplicationsDemo {
         }
         options.progress("applications: joint-approval-demo with demo-approver-1…3")
         try await loadBundles()
+        try await loadInspections()
+    }
+
+    struct ChecklistRow: Decodable {
+        var service: String
+        var commitment: String
+        var items: [ChecklistItem]
+    }
+
+    /// Site-inspection checklists (`inspections.json`) and `demo-inspector`, clerk and approver in the
+    /// departments of those services.
+    func loadInspections() async throws {
+        let db = app.db
+        let rows: [ChecklistRow] = try DemoResources.load("inspections.json")
+        let inspections = InspectionService(app: app, db: db)
+        var departments = Set<UUID>()
+        for row in rows {
+            try await inspections.defineChecklist(serviceCode: row.service, items: row.items, commitment: row.commitment)
+            if let service = try await ServiceItem.query(on: db).filter(\.$code == row.service).first() {
+                departments.insert(service.departmentID)
+            }
+        }
+        if try await User.query(on: db).filter(\.$username == "demo-inspector").first() == nil, !departments.isEmpty {
+            _ = try await AccountService(db: db, hashing: app.passwordHashing, clock: app.clock).createStaff(
+                username: "demo-inspector", password: "Tongban-demo-2026", name: "云现勘人员",
+                grants: departments.sorted { $0.uuidString < $1.uuidString }.flatMap {
+                    [RoleGrant(departmentID: $0, role: .clerk), RoleGrant(departmentID: $0, role: .approver)]
+                })
+        }
+        options.progress("applications: \(rows.count) site-inspection checklist(s), inspected by demo-inspector")
     }
 
     struct BundleRow: Decodable {
