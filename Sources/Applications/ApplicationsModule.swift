@@ -12,7 +12,7 @@ public struct ApplicationsModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications()] }
+    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications(), CreateAppointments()] }
 
     public func boot(_ app: Application) throws {
         let clock = app.clock
