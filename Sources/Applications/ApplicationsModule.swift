@@ -6,7 +6,8 @@ import TongbanCore
 import Vapor
 import Workflow
 
-/// Applications: drafts, submission into the service's process, corrections, withdrawal, progress query.
+/// Applications: drafts, submission into the service's process, corrections, withdrawal, progress query;
+/// appointments at service halls.
 public struct ApplicationsModule: TongbanModule {
     public let name = "applications"
 
@@ -20,6 +21,7 @@ public struct ApplicationsModule: TongbanModule {
             try await ApplicationService.observe(change, tx: tx, clock: clock)
         }
         app.jobs.register(Notifier.sendJob) { job, app in try await Notifier.deliver(job, app: app) }
+        app.jobs.register(AppointmentReminder.job) { job, app in try await AppointmentReminder.run(job, app: app) }
         try app.register(collection: ApplicationsController())
         try app.register(collection: NotificationsController())
         ApplicationsAPIDocs.register(app.apiDocumentation)
@@ -27,6 +29,7 @@ public struct ApplicationsModule: TongbanModule {
 
     public func seedDemo(on app: Application, options: DemoOptions) async throws {
         try await ApplicationsDemo(app: app, options: options).load()
+        try await AppointmentsDemo(app: app, options: options).load()
     }
 }
 
