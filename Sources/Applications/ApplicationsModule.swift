@@ -24,7 +24,10 @@ public struct ApplicationsModule: TongbanModule {
         app.jobs.register(AppointmentReminder.job) { job, app in try await AppointmentReminder.run(job, app: app) }
         try app.register(collection: ApplicationsController())
         try app.register(collection: NotificationsController())
+        try app.register(collection: HallsController())
+        try app.register(collection: AppointmentsController())
         ApplicationsAPIDocs.register(app.apiDocumentation)
+        AppointmentsAPIDocs.register(app.apiDocumentation)
     }
 
     public func seedDemo(on app: Application, options: DemoOptions) async throws {
