@@ -6,13 +6,19 @@ import TongbanCore
 import Vapor
 import Workflow
 
-/// Applications: drafts, submission into the service's process, corrections, withdrawal, progress query.
+/// Applications: drafts, submission into the service's process, corrections, withdrawal, progress query;
+/// appointments at service halls.
 public struct ApplicationsModule: TongbanModule {
     public let name = "applications"
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateApplicationsSchema(), CreateRatings(), CreateNotifications(), CreateAttachments(), CreateBundles(), CreateInspections()] }
+    public var migrations: [any Migration] {
+        [
+            CreateApplicationsSchema(), CreateRatings(), CreateNotifications(), CreateAppointments(), CreateAttachments(),
+            CreateBundles(), CreateInspections(),
+        ]
+    }
 
     public func boot(_ app: Application) throws {
         let clock = app.clock
@@ -20,8 +26,11 @@ public struct ApplicationsModule: TongbanModule {
             try await ApplicationService.observe(change, tx: tx, clock: clock)
         }
         app.jobs.register(Notifier.sendJob) { job, app in try await Notifier.deliver(job, app: app) }
+        app.jobs.register(AppointmentReminder.job) { job, app in try await AppointmentReminder.run(job, app: app) }
         try app.register(collection: ApplicationsController())
         try app.register(collection: NotificationsController())
+        try app.register(collection: HallsController())
+        try app.register(collection: AppointmentsController())
         try app.register(collection: AttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
         try app.register(collection: BundlesController())
         try app.register(collection: InspectionsController())
@@ -30,10 +39,12 @@ public struct ApplicationsModule: TongbanModule {
         try app.register(collection: BundlePages(pages: pages))
         try app.register(collection: InspectionPages(pages: pages))
         ApplicationsAPIDocs.register(app.apiDocumentation)
+        AppointmentsAPIDocs.register(app.apiDocumentation)
     }
 
     public func seedDemo(on app: Application, options: DemoOptions) async throws {
         try await ApplicationsDemo(app: app, options: options).load()
+        try await AppointmentsDemo(app: app, options: options).load()
     }
 }
 

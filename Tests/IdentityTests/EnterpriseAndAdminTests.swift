@@ -129,9 +129,20 @@ struct EnterpriseAndAdminTests {
                 departments = try res.content.decode(CursorPageBody.self).items.compactMap { $0["id"]?.stringValue }
             }
             #expect(departments.count >= 10)
-            // The last two departments: the demo places its staff in the first ones.
-            let own = departments[departments.count - 1]
-            let foreign = departments[departments.count - 2]
+            // A new department with no staff yet, and any other one.
+            var regionID = ""
+            try await app.testing().test(.GET, "/api/v1/regions?level=province&limit=1") { res in
+                regionID = try res.content.decode(CursorPageBody.self).items.first?["id"]?.stringValue ?? ""
+            }
+            var own = ""
+            try await app.testing().test(
+                .POST, "/api/v1/admin/departments", headers: .bearer(admin).merging(.json),
+                body: ByteBuffer(string: #"{"code":"370000-EMPTY","name":"新设局","nameEn":"New Bureau","regionId":"\#(regionID)"}"#)
+            ) { res in
+                #expect(res.status == .created)
+                own = (try? res.content.decode([String: JSONValue].self))?["id"]?.stringValue ?? ""
+            }
+            let foreign = departments[0]
             let payload: @Sendable (String, String, String) -> String = { user, role, dept in
                 #"{"username":"\#(user)","password":"Another-Good-Pass-9","name":"部门管理员","roles":[{"role":"\#(role)","departmentId":"\#(dept)"}]}"#
             }

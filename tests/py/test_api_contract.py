@@ -446,6 +446,96 @@ def test_form_login_without_csrf_is_refused(base_url):
 
 
 # --------------------------------------------------------------------------------------------
+# appointments (halls, slots, bookings)
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def halls(base_url) -> list[dict]:
+    resp = get(base_url, "/api/v1/halls", params={"limit": 100})
+    assert resp.status_code == 200, f"GET /api/v1/halls -> {resp.status_code}: {resp.text[:200]}"
+    body = resp.json()
+    assert "nextCursor" in body, f"list lacks nextCursor: {list(body)}"
+    assert body["items"], "no service halls: is the server running with --demo?"
+    return body["items"]
+
+
+def _available_slot(base_url, halls) -> dict:
+    """The first slot with a free place on the next 21 days (the demo opens 10 working days)."""
+    import datetime
+
+    today = datetime.date.today()
+    for offset in range(21):
+        day = (today + datetime.timedelta(days=offset)).isoformat()
+        for hall in halls:
+            resp = get(base_url, f"/api/v1/halls/{hall['id']}/slots", params={"date": day, "limit": 100})
+            assert resp.status_code == 200, resp.text[:200]
+            free = [s for s in resp.json()["items"] if s["available"]]
+            if free:
+                return free[0]
+    pytest.fail("no available slot in the demo halls on the next 21 days")
+
+
+def test_halls_are_public_with_windows_and_hours(halls):
+    for hall in halls:
+        assert UUID_RE.match(hall["id"]), hall
+        for key in ("code", "name", "nameEn", "address"):
+            assert hall.get(key), f"hall lacks {key}: {hall}"
+        assert hall["openingHours"] and all({"start", "end"} <= p.keys() for p in hall["openingHours"]), hall
+        assert hall["windows"], f"hall {hall['code']} has no windows"
+
+
+def test_hall_slots_are_public_with_remaining_places(base_url, halls):
+    slot = _available_slot(base_url, halls)
+    assert UUID_RE.match(slot["id"])
+    assert re.match(r"^\d{4}-\d{2}-\d{2}$", slot["date"]) and re.match(r"^\d{2}:\d{2}$", slot["startTime"]), slot
+    assert slot["remaining"] == slot["capacity"] - slot["booked"] and slot["remaining"] > 0, slot
+
+
+@pytest.mark.parametrize("params,field", [({}, "date"), ({"date": "2026-02-30"}, "date"),
+                                          ({"date": "2026-12-01", "service": "nope"}, "service"),
+                                          ({"date": "2026-12-01", "limit": 1000}, "limit")])
+def test_hall_slots_bad_query_is_422(base_url, halls, params, field):
+    body = assert_problem(get(base_url, f"/api/v1/halls/{halls[0]['id']}/slots", params=params), 422)
+    assert field in problem_fields(body), body
+
+
+def test_unknown_hall_is_404_problem(base_url):
+    assert_problem(get(base_url, f"/api/v1/halls/{uuid.uuid4()}/slots", params={"date": "2026-12-01"}), 404)
+
+
+def test_booking_without_auth_is_401_problem(base_url, halls):
+    slot = _available_slot(base_url, halls)
+    assert_problem(post(base_url, "/api/v1/appointments", json={"slotId": slot["id"]}), 401)
+    assert_problem(get(base_url, "/api/v1/appointments"), 401)
+
+
+@pytest.mark.parametrize("body", [{}, {"slotId": "not-a-uuid"}, {"slotId": str(uuid.uuid4())}],
+                         ids=["missing", "malformed", "unknown"])
+def test_booking_bad_body_is_422(base_url, body):
+    token = api_login(base_url, "demo-citizen")
+    resp = post(base_url, "/api/v1/appointments", json=body, headers=bearer(token))
+    assert "slotId" in problem_fields(assert_problem(resp, 422))
+
+
+def test_book_then_cancel_frees_the_place(base_url, halls):
+    payload = register_payload()
+    assert post(base_url, "/api/v1/auth/register", json=payload).status_code == 201
+    headers = bearer(api_login(base_url, payload["username"], payload["password"]))
+    slot = _available_slot(base_url, halls)
+    resp = post(base_url, "/api/v1/appointments", json={"slotId": slot["id"]}, headers=headers)
+    assert resp.status_code == 201, resp.text[:300]
+    booking = resp.json()
+    assert booking["status"] == "booked" and re.match(r"^[2-9A-HJKMNP-Z]{6}$", booking["code"]), booking
+    again = post(base_url, "/api/v1/appointments", json={"slotId": slot["id"]}, headers=headers)
+    assert assert_problem(again, 409)["type"] == "/problems/appointment-overlap"
+    mine = get(base_url, "/api/v1/appointments", headers=headers).json()
+    assert [b["id"] for b in mine["items"]] == [booking["id"]] and mine["nextCursor"] is None
+    cancelled = post(base_url, f"/api/v1/appointments/{booking['id']}/cancel", json={}, headers=headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text[:300]
+    assert_problem(post(base_url, f"/api/v1/appointments/{booking['id']}/cancel", json={}, headers=headers), 409)
+
+
+# --------------------------------------------------------------------------------------------
 # output escaping
 # --------------------------------------------------------------------------------------------
 
