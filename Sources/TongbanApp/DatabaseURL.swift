@@ -38,7 +38,10 @@ public enum DatabaseLocation: Sendable, Equatable {
         case .sqliteFile(let path):
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            app.databases.use(.sqlite(.file(path)), as: .sqlite)
+            // Several connections: in WAL mode readers proceed while the one writer works (writes are
+            // serialised by `writeTransaction`); one connection per event loop would queue every read
+            // behind a writing transaction.
+            app.databases.use(.sqlite(.file(path), maxConnectionsPerEventLoop: 4), as: .sqlite)
         case .postgres(let url, let searchPath):
             var configuration = try SQLPostgresConfiguration(url: url)
             configuration.searchPath = searchPath

@@ -14,6 +14,9 @@ public struct WorkflowModule: TongbanModule {
     public var migrations: [any Migration] { [CreateWorkflowSchema()] }
 
     public func boot(_ app: Application) throws {
+        // Created at boot, before requests run concurrently (application storage is not for racing writers).
+        _ = app.workflowObservers
+        _ = app.workflowCache
         try app.register(collection: TasksController())
         let docs = app.apiDocumentation
         let task = Schema.object([

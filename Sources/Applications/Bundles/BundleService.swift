@@ -158,7 +158,8 @@ public struct BundleService: Sendable {
         return try await db.writeTransaction { tx in
             try await ApplicationService.insertNumbered(
                 tx: tx, now: now, assign: { record.number = $0 }, create: { try await record.create(on: tx) },
-                reset: { record.id = nil; record.$id.exists = false })
+                reset: { record.id = nil; record.$id.exists = false },
+                usedElsewhere: { try await ApplicationRecord.query(on: tx).filter(\.$number == $0).count() > 0 })
             if submit { try await split(record, definition: definition, form: form, principal: principal, tx: tx) }
             return record
         }

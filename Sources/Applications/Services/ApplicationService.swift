@@ -236,22 +236,25 @@ public struct ApplicationService: Sendable {
     func insertWithNumber(_ record: ApplicationRecord, tx: any Database, now: Date) async throws {
         try await Self.insertNumbered(
             tx: tx, now: now, assign: { record.number = $0 }, create: { try await record.create(on: tx) },
-            reset: { record.id = nil; record.$id.exists = false })
+            reset: { record.id = nil; record.$id.exists = false },
+            usedElsewhere: { try await BundleApplication.query(on: tx).filter(\.$number == $0).count() > 0 })
     }
 
     /// A fresh 14-digit number (YYYYMMDD + 6 random digits) not used by any application or bundle
     /// application. Each try runs in a savepoint so that a unique violation does not abort the surrounding
     /// PostgreSQL transaction.
     static func insertNumbered(
-        tx: any Database, now: Date, assign: (String) -> Void, create: () async throws -> Void, reset: () -> Void
+        tx: any Database, now: Date, assign: (String) -> Void, create: () async throws -> Void, reset: () -> Void,
+        usedElsewhere: (String) async throws -> Bool
     ) async throws {
         let date = LocalDate(now)
         let prefix = String(format: "%04d%02d%02d", date.year, date.month, date.day)
         let sql = tx as? any SQLDatabase
         for attempt in 0..<8 {
             let number = prefix + String(format: "%06d", Int.random(in: 0...999_999))
-            if try await ApplicationRecord.query(on: tx).filter(\.$number == number).first() != nil { continue }
-            if try await BundleApplication.query(on: tx).filter(\.$number == number).first() != nil { continue }
+            // Each table's unique index catches a repeat within it; the other kind's table is checked here
+            // so that an application and a bundle application never share a number.
+            if try await usedElsewhere(number) { continue }
             assign(number)
             try await sql?.raw("SAVEPOINT application_number").run()
             do {
@@ -318,19 +321,25 @@ public struct ApplicationService: Sendable {
         case .running:
             status = change.openNodes.contains(acceptanceNode) ? .submitted : .inReview
         }
+        // Nothing changes for the applicant while parallel approvals are still open.
+        guard status != previous else { return }
         if [.approved, .rejected, .notAccepted].contains(status) { record.decidedAt = now }
         record.status = status
         record.updatedAt = now
         try await record.save(on: tx)
-        guard status != previous else { return }
-        let service = try await ServiceItem.find(record.serviceID, on: tx)
+        let serviceName = try await Self.serviceName(record.serviceID, tx: tx) ?? record.serviceCode
         var comment: String?
         if [.correctionRequired, .rejected, .notAccepted].contains(status), let instanceID = change.instance.id {
             comment = try await WorkflowEvent.query(on: tx).filter(\.$instanceID == instanceID)
                 .filter(\.$action ~~ ["return", "reject"]).sort(\.$at, .descending).first()?.comment
         }
         try await Notifier.applicationStatusChanged(
-            record, serviceName: service?.name ?? record.serviceCode, comment: comment, tx: tx, now: now, clock: clock)
+            record, serviceName: serviceName, comment: comment, tx: tx, now: now, clock: clock)
+    }
+
+    /// A service's name, read alone (the guide's large columns are not needed here).
+    static func serviceName(_ id: UUID, tx: any Database) async throws -> String? {
+        try await ServiceItem.query(on: tx).filter(\.$id == id).field(\.$id).field(\.$name).first()?.name
     }
 
     static let notFound = Problem.notFound("Application", type: "/problems/application-not-found")

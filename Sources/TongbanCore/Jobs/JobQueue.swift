@@ -43,6 +43,43 @@ public struct JobQueue: Sendable {
         }
     }
 
+    /// A job to add with ``enqueueNew(_:)``.
+    public struct NewJob: Sendable {
+        public var kind: String
+        public var payload: String
+        public var runAt: Date
+        public var dedupeKey: String?
+        public var maxAttempts: Int
+
+        public init(kind: String, payload: some Encodable, runAt: Date, dedupeKey: String? = nil, maxAttempts: Int = 5) throws {
+            self.kind = kind
+            self.payload = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)
+            self.runAt = runAt
+            self.dedupeKey = dedupeKey
+            self.maxAttempts = max(1, maxAttempts)
+        }
+    }
+
+    /// Adds several jobs in one INSERT. For jobs whose dedupe keys cannot exist yet (e.g. timers of a task
+    /// created in the same transaction); a duplicate key fails the statement.
+    public func enqueueNew(_ jobs: [NewJob]) async throws {
+        guard !jobs.isEmpty else { return }
+        let now = clock.now()
+        let rows = jobs.map { item in
+            let job = Job()
+            job.kind = item.kind
+            job.payload = item.payload
+            job.dedupeKey = item.dedupeKey
+            job.status = .pending
+            job.runAt = item.runAt
+            job.attempts = 0
+            job.maxAttempts = item.maxAttempts
+            job.createdAt = now
+            return job
+        }
+        try await rows.create(on: db)
+    }
+
     /// Claims up to `limit` due jobs for `node` with a lease of `lease` seconds.
     public func claim(limit: Int, node: String, lease: TimeInterval = 60) async throws -> [Job] {
         guard let sql = db as? any SQLDatabase else { return [] }

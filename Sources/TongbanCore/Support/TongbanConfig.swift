@@ -32,6 +32,12 @@ public struct TongbanConfig: Sendable {
     public var catalogueCacheSeconds: Int = 5
     /// Largest attachment, in bytes (`TONGBAN_ATTACHMENT_MAX`, e.g. `10mb`; default 10 MiB).
     public var attachmentMaxBytes: Int = 10 * 1024 * 1024
+    /// Threads for blocking work: SQLite calls, file I/O, password hashing (`TONGBAN_BLOCKING_THREADS`, default 16).
+    public var blockingThreads: Int = 16
+    /// SQLite commit durability (`TONGBAN_SQLITE_SYNC`): `normal` (default; with write-ahead logging a commit
+    /// survives a crash or kill of the process, and only an OS crash or power cut can lose the last
+    /// commits) or `full` (every commit is synced to disk, at a few milliseconds each).
+    public var sqliteSynchronous: String = "normal"
 
     public init(
         databaseURL: String = "sqlite://./tongban.sqlite", bcryptCost: Int = 12, jwtSecret: String? = nil,
@@ -118,6 +124,13 @@ public struct TongbanConfig: Sendable {
                 throw InvalidSetting(description: "TONGBAN_ATTACHMENT_MAX must look like 512kb, 10mb or a byte count (1kb to 1gb)")
             }
             config.attachmentMaxBytes = bytes
+        }
+        config.blockingThreads = try int("TONGBAN_BLOCKING_THREADS", 2...256) ?? config.blockingThreads
+        if let sync = environment["TONGBAN_SQLITE_SYNC"]?.lowercased() {
+            guard ["normal", "full"].contains(sync) else {
+                throw InvalidSetting(description: "TONGBAN_SQLITE_SYNC must be normal or full")
+            }
+            config.sqliteSynchronous = sync
         }
         config.catalogueCacheSeconds = try int("TONGBAN_CATALOGUE_CACHE_SECONDS", 0...3600) ?? config.catalogueCacheSeconds
         return config

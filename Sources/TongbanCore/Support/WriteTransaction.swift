@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import NIOConcurrencyHelpers
 import SQLKit
 
 /// Tracks whether the current task is already inside a write transaction, so nested calls join it.
@@ -33,6 +34,16 @@ actor AsyncGate {
     static let sqliteWriters = AsyncGate()
 }
 
+/// The `PRAGMA synchronous` level write transactions use on SQLite (`NORMAL` or `FULL`), set once at start-up.
+public enum SQLiteDurability {
+    private static let level = NIOLockedValueBox("NORMAL")
+
+    public static var synchronous: String {
+        get { level.withLockedValue { $0 } }
+        set { level.withLockedValue { $0 = newValue.uppercased() == "FULL" ? "FULL" : "NORMAL" } }
+    }
+}
+
 extension Database {
     /// Runs `body` in a transaction that is going to write.
     ///
@@ -61,6 +72,8 @@ extension Database {
     private func immediateTransaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
         try await withConnection { connection in
             guard let conn = connection as? any SQLDatabase else { return try await body(connection) }
+            // Per connection, cheap, and idempotent: how hard this commit is synced (TONGBAN_SQLITE_SYNC).
+            try await conn.raw(SQLQueryString("PRAGMA synchronous = " + SQLiteDurability.synchronous)).run()
             try await conn.raw("BEGIN IMMEDIATE").run()
             do {
                 let result = try await WriteTransactionContext.$active.withValue(true) { try await body(connection) }

@@ -1,4 +1,5 @@
 import Fluent
+import NIOConcurrencyHelpers
 import Foundation
 import Identity
 import SQLKit
@@ -28,15 +29,17 @@ public struct WorkflowEngine: Sendable {
     let clock: TongbanClock
     let calendar: WorkingCalendar
     let observers: WorkflowObservers
+    let cache: WorkflowCache
 
     public init(
         db: any Database, clock: TongbanClock, calendar: WorkingCalendar = .china,
-        observers: WorkflowObservers = WorkflowObservers()
+        observers: WorkflowObservers = WorkflowObservers(), cache: WorkflowCache = WorkflowCache()
     ) {
         self.db = db
         self.clock = clock
         self.calendar = calendar
         self.observers = observers
+        self.cache = cache
     }
 
     /// Tells the subject's owner (e.g. Applications) what happened, inside the same transaction.
@@ -72,6 +75,20 @@ public struct WorkflowEngine: Sendable {
         return record
     }
 
+    /// The definition of a stored version, decoded once per application.
+    func definition(_ recordID: UUID, tx: any Database) async throws -> ProcessDefinition {
+        if let cached = cache.definitions.withLockedValue({ $0[recordID] }) { return cached }
+        guard let record = try await DefinitionRecord.find(recordID, on: tx) else {
+            throw Problem(.internalServerError, detail: "process definition \(recordID) missing")
+        }
+        let definition = try record.definition()
+        cache.definitions.withLockedValue { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[recordID] = definition
+        }
+        return definition
+    }
+
     /// The newest version of `key`.
     public func latest(_ key: String) async throws -> DefinitionRecord? {
         try await DefinitionRecord.query(on: db).filter(\.$key == key).sort(\.$version, .descending).first()
@@ -86,7 +103,7 @@ public struct WorkflowEngine: Sendable {
         guard let record = try await latest(key) else {
             throw Problem.notFound("Process definition", type: "/problems/process-not-found")
         }
-        let definition = try record.definition()
+        let definition = try await self.definition(try record.requireID(), tx: db)
         return try await db.writeTransaction { tx in
             let now = clock.now()
             let instance = WorkflowInstance()
@@ -169,8 +186,7 @@ public struct WorkflowEngine: Sendable {
                 else { throw Self.alreadyDecided }
                 let decided = try await WorkflowTask.find(taskID, on: tx) ?? task
                 try await event(tx, instance, task: decided, node: decided.nodeID, actor: actor.userID, action: action.rawValue, comment: comment)
-                let record = try await DefinitionRecord.find(instance.definitionID, on: tx)
-                guard let definition = try record?.definition() else { throw Problem(.internalServerError) }
+                let definition = try await self.definition(instance.definitionID, tx: tx)
                 var state = try Self.decode(EngineState.self, instance.state)
                 let variables = try Self.decode([String: JSONValue].self, instance.variables)
                 var opened: [WorkflowTask] = []
@@ -349,17 +365,22 @@ public struct WorkflowEngine: Sendable {
             }
             task.assigneeID = user.id
         } else if let code = assignee.department, let role = assignee.role {
-            let directory = DirectoryService(db: tx)
-            let department: DepartmentInfo?
-            if let id = UUID(uuidString: code) {
-                department = try await directory.department(id: id)
+            if let cached = cache.departmentIDs.withLockedValue({ $0[code] }) {
+                task.departmentID = cached
             } else {
-                department = try await directory.department(code: code)
+                let directory = DirectoryService(db: tx)
+                let department: DepartmentInfo?
+                if let id = UUID(uuidString: code) {
+                    department = try await directory.department(id: id)
+                } else {
+                    department = try await directory.department(code: code)
+                }
+                guard let department else {
+                    throw Problem.validation([FieldError(field: "assignee", message: "names no department '\(code)'")])
+                }
+                cache.departmentIDs.withLockedValue { $0[code] = department.id }
+                task.departmentID = department.id
             }
-            guard let department else {
-                throw Problem.validation([FieldError(field: "assignee", message: "names no department '\(code)'")])
-            }
-            task.departmentID = department.id
             task.role = role
         }
         if let days = node?.days { task.dueAt = calendar.deadline(from: now, workingDays: days) }
@@ -367,8 +388,11 @@ public struct WorkflowEngine: Sendable {
         if let due = task.dueAt, let id = task.id {
             let queue = JobQueue(db: tx, clock: clock)
             let yellow = now.addingTimeInterval(due.timeIntervalSince(now) * 0.8)
-            try await queue.enqueue(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "yellow"), runAt: yellow, dedupeKey: "wf-sla:\(id):yellow")
-            try await queue.enqueue(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "red"), runAt: due, dedupeKey: "wf-sla:\(id):red")
+            // A new task's timers cannot exist yet: both go in with one statement.
+            try await queue.enqueueNew([
+                try .init(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "yellow"), runAt: yellow, dedupeKey: "wf-sla:\(id):yellow"),
+                try .init(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "red"), runAt: due, dedupeKey: "wf-sla:\(id):red"),
+            ])
         }
         return task
     }

@@ -31,8 +31,25 @@ public final class WorkflowObservers: Sendable {
     }
 }
 
+/// What an application's engines look up again and again: decoded definitions by stored version (a
+/// version never changes) and department ids by code (a department's code never moves to another one).
+public final class WorkflowCache: Sendable {
+    let definitions = NIOLockedValueBox<[UUID: ProcessDefinition]>([:])
+    let departmentIDs = NIOLockedValueBox<[String: UUID]>([:])
+
+    public init() {}
+}
+
 extension Application {
     private struct ObserversKey: StorageKey { typealias Value = WorkflowObservers }
+    private struct CacheKey: StorageKey { typealias Value = WorkflowCache }
+
+    var workflowCache: WorkflowCache {
+        if let existing = storage[CacheKey.self] { return existing }
+        let created = WorkflowCache()
+        storage[CacheKey.self] = created
+        return created
+    }
 
     public var workflowObservers: WorkflowObservers {
         if let existing = storage[ObserversKey.self] { return existing }
@@ -43,6 +60,6 @@ extension Application {
 
     /// The engine with this application's observers and clock.
     public func workflowEngine(on db: (any Database)? = nil) -> WorkflowEngine {
-        WorkflowEngine(db: db ?? self.db, clock: clock, observers: workflowObservers)
+        WorkflowEngine(db: db ?? self.db, clock: clock, observers: workflowObservers, cache: workflowCache)
     }
 }
