@@ -25,6 +25,9 @@ public struct ApplicationsModule: TongbanModule {
         app.workflowObservers.register(ApplicationService.subjectType) { change, tx in
             try await ApplicationService.observe(change, tx: tx, clock: clock)
         }
+        app.workflowObservers.registerTimeLimit(ApplicationService.subjectType) { task, instance, level, tx in
+            try await Notifier.timeLimitReached(task: task, applicationID: instance.subjectID, level: level, tx: tx, clock: clock)
+        }
         app.jobs.register(Notifier.sendJob) { job, app in try await Notifier.deliver(job, app: app) }
         app.jobs.register(AppointmentReminder.job) { job, app in try await AppointmentReminder.run(job, app: app) }
         try app.register(collection: ApplicationsController())

@@ -51,9 +51,16 @@ public struct WorkflowModule: TongbanModule {
     public func seedDemo(on app: Application, options: DemoOptions) async throws {}
 
     /// Records a yellow (80 % of the limit) or red (overdue) warning on a task that is still open.
+    /// The subject's owner is told (e.g. to notify the staff) in the same transaction.
     static func fireSLA(_ payload: SLAPayload, app: Application) async throws {
-        guard let task = try await WorkflowTask.find(payload.taskID, on: app.db), task.status.isOpen else { return }
-        try await app.workflowEngine().recordTaskEvent(
-            task, action: payload.level == "red" ? "sla_overdue" : "sla_warning", actor: nil, comment: nil)
+        let observers = app.workflowObservers
+        try await app.db.writeTransaction { tx in
+            guard let task = try await WorkflowTask.find(payload.taskID, on: tx), task.status.isOpen,
+                let instance = try await WorkflowInstance.find(task.instanceID, on: tx), instance.status == .running
+            else { return }
+            try await app.workflowEngine(on: tx).recordTaskEvent(
+                task, action: payload.level == "red" ? "sla_overdue" : "sla_warning", actor: nil, comment: nil)
+            try await observers.timeLimitObserver(for: instance.subjectType)?(task, instance, payload.level, tx)
+        }
     }
 }

@@ -4,6 +4,7 @@ import Testing
 import TestSupport
 import TongbanCore
 import Vapor
+import Workflow
 import VaporTesting
 
 @Suite("Notifications")
@@ -39,6 +40,48 @@ struct NotificationTests {
             #expect(read == .noContent)
             let (_, unread) = try await app.json(.GET, "/api/v1/notifications?unread=true", token: citizen)
             if case .array(let rows)? = unread["items"] { #expect(rows.count == items.count - 1) }
+        }
+    }
+
+    @Test func timeLimits_warnTheHandlingStaffAt80Percent_andWhenOverdue() async throws {
+        try await withTestApp(demo: true) { app in
+            let clock = MovableClock()
+            let start = try #require(LocalDate("2026-12-01")).start(in: .shanghai).addingTimeInterval(9 * 3600)
+            clock.set(start)
+            app.clock = clock.clock
+            let citizen = try await app.login("demo-citizen")
+            let (_, created) = try await app.json(
+                .POST, "/api/v1/applications", token: citizen,
+                body: ["serviceId": .string(try await app.demoServiceID()), "form": ["projectName": "时限提醒"], "submit": true])
+            let id = try #require(created["id"]?.stringValue)
+            let clerk = try await app.login("demo-clerk")
+            func templates() async throws -> [String] {
+                let (_, inbox) = try await app.json(.GET, "/api/v1/notifications?limit=100", token: clerk)
+                guard case .array(let items)? = inbox["items"] else { return [] }
+                return items.filter { $0["applicationId"]?.stringValue == id }.compactMap { $0["template"]?.stringValue }
+            }
+            // Acceptance has 1 working day: nothing fires on the first morning.
+            _ = try await app.jobs.runOnce(app: app)
+            #expect(try await templates().isEmpty)
+            // Past 80 % of the limit: a warning in the clerk's inbox, once, however often the runner runs.
+            let task = try #require(try await Workflow.WorkflowTask.query(on: app.db).all().first { $0.nodeID == "accept" })
+            let due = try #require(task.dueAt)
+            clock.set(start.addingTimeInterval(due.timeIntervalSince(start) * 0.85))
+            _ = try await app.jobs.runOnce(app: app)
+            _ = try await app.jobs.runOnce(app: app)
+            #expect(try await templates() == ["task.warning"])
+            clock.set(due.addingTimeInterval(60))
+            _ = try await app.jobs.runOnce(app: app)
+            #expect(try await templates().sorted() == ["task.overdue", "task.warning"])
+            // Another department's staff hear nothing; the timeline shows both warnings.
+            let other = try await app.login("demo-approver-1")
+            let (_, foreign) = try await app.json(.GET, "/api/v1/notifications", token: other)
+            if case .array(let items)? = foreign["items"] { #expect(items.isEmpty) }
+            let (_, detail) = try await app.json(.GET, "/api/v1/applications/\(id)", token: citizen)
+            if case .array(let timeline)? = detail["timeline"] {
+                let actions = timeline.compactMap { $0["action"]?.stringValue }
+                #expect(actions.contains("sla_warning") && actions.contains("sla_overdue"))
+            }
         }
     }
 }

@@ -57,9 +57,13 @@ public enum NotificationTemplates {
             bodyZh: "办件 {number} 的现场勘验结论：{result}。{note:说明：}",
             bodyEn: "The site inspection for application {number} concluded: {result}.{note: Note: }")
         table["task.warning"] = Template(
-            titleZh: "办件临近时限：{task}", titleEn: "Task nearing its time limit: {task}",
-            bodyZh: "待办“{task}”已用去 80% 的办理时限，请于 {due} 前办结。",
-            bodyEn: "The task \"{task}\" has used 80% of its time limit; please finish it by {due}.")
+            titleZh: "办件临近时限：{task}（{number}）", titleEn: "Task nearing its time limit: {task} ({number})",
+            bodyZh: "待办“{task}”（办件 {number}）已用去 80% 的办理时限，请于 {due} 前办结。",
+            bodyEn: "The task \"{task}\" (application {number}) has used 80% of its time limit; please finish it by {due}.")
+        table["task.overdue"] = Template(
+            titleZh: "办件已超时：{task}（{number}）", titleEn: "Task overdue: {task} ({number})",
+            bodyZh: "待办“{task}”（办件 {number}）已超过办理时限（{due}），请尽快办结。",
+            bodyEn: "The task \"{task}\" (application {number}) passed its time limit ({due}); please finish it now.")
         return table
     }()
 

@@ -4,6 +4,7 @@ import Identity
 import NIOConcurrencyHelpers
 import TongbanCore
 import Vapor
+import Workflow
 
 /// Sends SMS and e-mail. Production deployments plug in their gateway; the development sender appends one
 /// line per message to `<data dir>/outbox.log`, with the phone number masked.
@@ -79,6 +80,29 @@ public enum Notifier {
         try await notify(
             userID: record.applicantID, template: template, parameters: parameters, channels: channels,
             applicationID: record.id, tx: tx, clock: clock)
+    }
+
+    /// A task at 80 % of its time limit (`yellow`) or past it (`red`): an in-app message to whoever holds it
+    /// (the claimer, the named assignee, or every holder of the role in the department); overdue tasks also
+    /// by SMS.
+    static func timeLimitReached(task: WorkflowTask, applicationID: UUID, level: String, tx: any Database, clock: TongbanClock)
+        async throws
+    {
+        var recipients: [UUID] = []
+        if let holder = task.claimedBy ?? task.assigneeID {
+            recipients = [holder]
+        } else if let department = task.departmentID, let role = task.role {
+            recipients = try await StaffAssignment.query(on: tx).filter(\.$departmentID == department).filter(\.$role == role)
+                .all().map(\.userID)
+        }
+        let record = try await ApplicationRecord.find(applicationID, on: tx)
+        let due = task.dueAt.map { InspectionService.localTime($0) }.map { "\($0.date) \($0.time)" } ?? ""
+        for user in Set(recipients) {
+            try await notify(
+                userID: user, template: level == "red" ? "task.overdue" : "task.warning",
+                parameters: ["task": task.name, "number": record?.number ?? "", "due": due],
+                channels: level == "red" ? [.inbox, .sms] : [.inbox], applicationID: applicationID, tx: tx, clock: clock)
+        }
     }
 
     /// Delivers one outbox message (job handler).

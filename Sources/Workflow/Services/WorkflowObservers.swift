@@ -26,6 +26,20 @@ public final class WorkflowObservers: Sendable {
         observers.withLockedValue { $0[subjectType] = observer }
     }
 
+    /// Called when a task of the subject type reaches 80 % of its time limit (`yellow`) or passes it
+    /// (`red`), inside the transaction that records the warning.
+    public typealias TimeLimitObserver = @Sendable (WorkflowTask, WorkflowInstance, String, any Database) async throws -> Void
+
+    private let timeLimitObservers = NIOLockedValueBox<[String: TimeLimitObserver]>([:])
+
+    public func registerTimeLimit(_ subjectType: String, _ observer: @escaping TimeLimitObserver) {
+        timeLimitObservers.withLockedValue { $0[subjectType] = observer }
+    }
+
+    func timeLimitObserver(for subjectType: String) -> TimeLimitObserver? {
+        timeLimitObservers.withLockedValue { $0[subjectType] }
+    }
+
     func observer(for subjectType: String) -> Observer? {
         observers.withLockedValue { $0[subjectType] }
     }
