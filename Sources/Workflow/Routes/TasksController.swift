@@ -62,9 +62,14 @@ struct TasksController: RouteCollection {
     @Sendable func inbox(req: Request) async throws -> CursorPage<TaskView> {
         let principal = try req.requirePrincipal()
         let paging = try Paging(from: req)
-        let tasks = try await req.application.workflowEngine(on: req.db).inbox(for: principal, paging: paging)
-        let instances = try await Self.instances(for: tasks, db: req.db)
-        return paging.page(tasks.map { Self.view($0, instances) })
+        let rows = try await req.application.workflowEngine(on: req.db).inboxRows(for: principal, paging: paging)
+        return paging.page(rows.map { row in
+            TaskView(
+                id: row.id, applicationId: row.subjectType == "application" ? row.subjectId : nil, subjectType: row.subjectType,
+                subjectId: row.subjectId, instanceId: row.instanceId, nodeId: row.nodeId, name: row.name, status: row.status,
+                departmentId: row.departmentId, role: row.role, claimedBy: row.claimedBy, dueAt: row.dueAt, createdAt: row.createdAt,
+                decidedAt: row.decidedAt, comment: row.comment)
+        })
     }
 
     /// POST /api/v1/tasks/{id}/actions — staff eligible for the task. `accept` is `approve` at acceptance.

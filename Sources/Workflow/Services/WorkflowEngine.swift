@@ -296,6 +296,59 @@ public struct WorkflowEngine: Sendable {
         return tasks.filter { $0.claimedBy == nil || $0.claimedBy == principal.userID }
     }
 
+    /// One row of the inbox: the task and its instance's subject, read in one query without building models.
+    public struct InboxRow: Decodable, Sendable {
+        public var id: UUID
+        public var instanceId: UUID
+        public var nodeId: String
+        public var name: String
+        public var status: TaskStatus
+        public var departmentId: UUID?
+        public var role: StaffRole?
+        public var claimedBy: UUID?
+        public var dueAt: Date?
+        public var createdAt: Date
+        public var decidedAt: Date?
+        public var comment: String?
+        public var subjectType: String
+        public var subjectId: UUID
+    }
+
+    /// The same inbox as ``inbox(for:paging:)`` (one row more than the page, for the cursor), as plain rows
+    /// joined with their instances: the API answers it on every refresh of every staff member.
+    public func inboxRows(for principal: Principal, paging: Paging) async throws -> [InboxRow] {
+        guard let sql = db as? any SQLDatabase else { return [] }
+        let tasks = WorkflowTask.schema
+        let pairs = principal.grants.compactMap { grant in grant.departmentID.map { ($0, grant.role) } }
+        let columns = ["id", "instance_id", "node_id", "name", "status", "department_id", "role", "claimed_by", "due_at",
+                       "created_at", "decided_at", "comment"].map { SQLColumn($0, table: tasks) as any SQLExpression }
+        let rows = try await sql.select()
+            .columns(columns + [SQLColumn("subject_type", table: WorkflowInstance.schema), SQLColumn("subject_id", table: WorkflowInstance.schema)])
+            .from(tasks)
+            .join(WorkflowInstance.schema, on: SQLColumn("instance_id", table: tasks), .equal, SQLColumn("id", table: WorkflowInstance.schema))
+            .where(SQLColumn("status", table: tasks), .in, SQLBind.group([TaskStatus.open.rawValue, TaskStatus.claimed.rawValue]))
+            .where { group in
+                var group = group.where(SQLColumn("assignee_id", table: tasks), .equal, SQLBind(principal.userID))
+                for (department, role) in pairs {
+                    group = group.orWhere { pair in
+                        pair.where(SQLColumn("department_id", table: tasks), .equal, SQLBind(department))
+                            .where(SQLColumn("role", table: tasks), .equal, SQLBind(role.rawValue))
+                            .where(SQLColumn("assignee_id", table: tasks), .is, SQLLiteral.null)
+                    }
+                }
+                return group
+            }
+            .where { group in
+                group.where(SQLColumn("claimed_by", table: tasks), .is, SQLLiteral.null)
+                    .orWhere(SQLColumn("claimed_by", table: tasks), .equal, SQLBind(principal.userID))
+            }
+            .orderBy(SQLColumn("created_at", table: tasks)).orderBy(SQLColumn("id", table: tasks))
+            .limit(paging.limit + 1).offset(paging.offset)
+            .all()
+        let decoder = SQLRowDecoder(keyDecodingStrategy: .convertFromSnakeCase)
+        return try rows.map { try $0.decode(model: InboxRow.self, with: decoder) }
+    }
+
     /// The events of an instance, oldest first.
     public func timeline(_ instanceID: UUID) async throws -> [WorkflowEvent] {
         try await WorkflowEvent.query(on: db).filter(\.$instanceID == instanceID).sort(\.$at).sort(\.$id).all()
