@@ -45,9 +45,17 @@ public struct WorkflowEngine: Sendable {
     /// Tells the subject's owner (e.g. Applications) what happened, inside the same transaction.
     func notify(_ instance: WorkflowInstance, action: String, node: String?, tx: any Database) async throws {
         guard let observer = observers.observer(for: instance.subjectType) else { return }
-        let open = try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID())
-            .filter(\.$status ~~ [.open, .claimed]).all()
-        try await observer(WorkflowChange(instance: instance, action: action, node: node, openNodes: open.map(\.nodeID)), tx)
+        let openNodes: [String]
+        if let sql = tx as? any SQLDatabase {
+            openNodes = try await sql.select().column("node_id").from(WorkflowTask.schema)
+                .where("instance_id", .equal, SQLBind(try instance.requireID()))
+                .where("status", .in, SQLBind.group([TaskStatus.open.rawValue, TaskStatus.claimed.rawValue]))
+                .all().map { try $0.decode(column: "node_id", as: String.self) }
+        } else {
+            openNodes = try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID())
+                .filter(\.$status ~~ [.open, .claimed]).all().map(\.nodeID)
+        }
+        try await observer(WorkflowChange(instance: instance, action: action, node: node, openNodes: openNodes), tx)
     }
 
     struct EngineState: Codable {
@@ -503,13 +511,24 @@ public struct WorkflowEngine: Sendable {
         _ tx: any Database, instanceID: UUID, task: WorkflowTask?, node: String?, actor: UUID?, action: String,
         comment: String?
     ) async throws {
+        let comment = comment.map { String($0.prefix(2000)) }
+        // The most frequent write of the engine: a plain INSERT, without building a model.
+        if let sql = tx as? any SQLDatabase {
+            try await sql.insert(into: WorkflowEvent.schema)
+                .columns("id", "instance_id", "task_id", "node_id", "actor_id", "action", "comment", "at")
+                .values(
+                    SQLBind(UUID()), SQLBind(instanceID), SQLBind(task?.id), SQLBind(node), SQLBind(actor), SQLBind(action),
+                    SQLBind(comment), SQLBind(clock.now()))
+                .run()
+            return
+        }
         let event = WorkflowEvent()
         event.instanceID = instanceID
         event.taskID = task?.id
         event.nodeID = node
         event.actorID = actor
         event.action = action
-        event.comment = comment.map { String($0.prefix(2000)) }
+        event.comment = comment
         event.at = clock.now()
         try await event.create(on: tx)
     }
