@@ -2,8 +2,8 @@ import Applications
 import Fluent
 import Foundation
 import Identity
-import Testing
 import TestSupport
+import Testing
 import TongbanCore
 import Vapor
 import VaporTesting
@@ -30,13 +30,16 @@ extension Application {
     /// The bookings of a demo account, newest first.
     func bookings(of username: String) async throws -> [Booking] {
         let user = try #require(try await Identity.User.query(on: db).filter(\.$username == username).first())
-        return try await Booking.query(on: db).filter(\.$userID == user.requireID()).sort(\.$createdAt, .descending).all()
+        return try await Booking.query(on: db).filter(\.$userID == user.requireID()).sort(\.$createdAt, .descending)
+            .all()
     }
 }
 
 @Suite("Appointment pages: halls, booking, my appointments, hall staff")
 struct AppointmentPageTests {
-    static func encoded(_ value: String) -> String { value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+    static func encoded(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+    }
 
     @Test func hallsAndHallPage_showSlots_andOfferLoginOrBooking() async throws {
         try await withTestApp(demo: true) { app in
@@ -44,7 +47,8 @@ struct AppointmentPageTests {
             let hall = try await app.demoHall()
             let date = dayAfter(3)
             let slot = try await app.makeSlot(
-                hall: hall.id, window: hall.windows["01"], date: date, start: "18:00", end: "18:30", capacity: 2, admin: admin)
+                hall: hall.id, window: hall.windows["01"], date: date, start: "18:00", end: "18:30", capacity: 2,
+                admin: admin)
             let visitor = PageBrowser(app)
             let list = try await visitor.get("/halls")
             #expect(list.status == .ok)
@@ -92,9 +96,11 @@ struct AppointmentPageTests {
             let serviceID = try await app.demoServiceID()  // 济南市市场监督管理局: window 01
             let date = dayAfter(4)
             let market = try await app.makeSlot(
-                hall: hall.id, window: hall.windows["01"], date: date, start: "18:00", end: "18:30", capacity: 1, admin: admin)
+                hall: hall.id, window: hall.windows["01"], date: date, start: "18:00", end: "18:30", capacity: 1,
+                admin: admin)
             let health = try await app.makeSlot(
-                hall: hall.id, window: hall.windows["02"], date: date, start: "18:00", end: "18:30", capacity: 1, admin: admin)
+                hall: hall.id, window: hall.windows["02"], date: date, start: "18:00", end: "18:30", capacity: 1,
+                admin: admin)
             let citizen = PageBrowser(app)
             try await citizen.login("demo-citizen")
             try await citizen.get("/halls/\(hall.id)?date=\(date)&service=\(serviceID)")
@@ -120,13 +126,16 @@ struct AppointmentPageTests {
             let hall = try await app.demoHall()
             let date = dayAfter(3)
             let first = try await app.makeSlot(
-                hall: hall.id, window: hall.windows["01"], date: date, start: "18:00", end: "18:30", capacity: 2, admin: admin)
+                hall: hall.id, window: hall.windows["01"], date: date, start: "18:00", end: "18:30", capacity: 2,
+                admin: admin)
             let second = try await app.makeSlot(
-                hall: hall.id, window: hall.windows["01"], date: date, start: "18:30", end: "19:00", capacity: 2, admin: admin)
+                hall: hall.id, window: hall.windows["01"], date: date, start: "18:30", end: "19:00", capacity: 2,
+                admin: admin)
             let citizen = PageBrowser(app)
             try await citizen.login("demo-citizen")
             try await citizen.get("/halls/\(hall.id)?date=\(date)")
-            let booked = try await citizen.post("/halls/\(hall.id)/book", [("slotId", first), ("date", date.description)])
+            let booked = try await citizen.post(
+                "/halls/\(hall.id)/book", [("slotId", first), ("date", date.description)])
             #expect(booked.headers.first(name: .location) == "/me/appointments")
             let booking = try #require(try await app.bookings(of: "demo-citizen").first)
             let id = try booking.requireID().uuidString
@@ -149,7 +158,8 @@ struct AppointmentPageTests {
             #expect(citizen.lastBody.contains(#"<span class="status">当前预约</span>"#))
             #expect(citizen.lastBody.contains(#"name="slotId" value="\#(second)""#))
             #expect(!citizen.lastBody.contains(#"name="slotId" value="\#(first)""#))
-            let moved = try await citizen.post("/me/appointments/\(id)/reschedule", [("slotId", second), ("date", date.description)])
+            let moved = try await citizen.post(
+                "/me/appointments/\(id)/reschedule", [("slotId", second), ("date", date.description)])
             #expect(moved.headers.first(name: .location) == "/me/appointments")
             try await citizen.follow(moved)
             #expect(citizen.flash?.contains("已改约到 \(date) 18:30–19:00") == true)
@@ -158,7 +168,8 @@ struct AppointmentPageTests {
             #expect(try await app.slotRow(second).booked == 1)
             #expect(try await Booking.find(booking.requireID(), on: app.db)?.slotID.uuidString == second)
             // Moving to the slot it already has is refused with a message, and the booking stays.
-            let same = try await citizen.post("/me/appointments/\(id)/reschedule", [("slotId", second), ("date", date.description)])
+            let same = try await citizen.post(
+                "/me/appointments/\(id)/reschedule", [("slotId", second), ("date", date.description)])
             #expect(same.headers.first(name: .location) == "/me/appointments/\(id)/reschedule?date=\(date)")
             try await citizen.follow(same)
             #expect(citizen.flash?.contains("flash error") == true)
@@ -197,11 +208,14 @@ struct AppointmentPageTests {
             let hall = try await app.demoHall()
             let date = dayAfter(5)
             let full = try await app.makeSlot(
-                hall: hall.id, window: hall.windows["01"], date: date, start: "18:00", end: "18:30", capacity: 1, admin: admin)
+                hall: hall.id, window: hall.windows["01"], date: date, start: "18:00", end: "18:30", capacity: 1,
+                admin: admin)
             let other = try await app.makeSlot(
-                hall: hall.id, window: hall.windows["02"], date: date, start: "18:00", end: "18:30", capacity: 1, admin: admin)
+                hall: hall.id, window: hall.windows["02"], date: date, start: "18:00", end: "18:30", capacity: 1,
+                admin: admin)
             let overlapping = try await app.makeSlot(
-                hall: hall.id, window: hall.windows["03"], date: date, start: "18:15", end: "18:45", capacity: 1, admin: admin)
+                hall: hall.id, window: hall.windows["03"], date: date, start: "18:15", end: "18:45", capacity: 1,
+                admin: admin)
             let citizen = PageBrowser(app)
             try await citizen.login("demo-citizen")
             try await citizen.get("/halls/\(hall.id)?date=\(date)")
@@ -210,7 +224,8 @@ struct AppointmentPageTests {
             let (status, _) = try await app.json(
                 .POST, "/api/v1/appointments", token: try await app.newPerson(), body: ["slotId": .string(full)])
             #expect(status == .created)
-            let refused = try await citizen.post("/halls/\(hall.id)/book", [("slotId", full), ("date", date.description)])
+            let refused = try await citizen.post(
+                "/halls/\(hall.id)/book", [("slotId", full), ("date", date.description)])
             #expect(refused.headers.first(name: .location) == "/halls/\(hall.id)?date=\(date)")
             let back = try await citizen.follow(refused)
             #expect(back.status == .ok)
@@ -223,7 +238,8 @@ struct AppointmentPageTests {
 
             // Two appointments at the same time: the second is refused.
             try await citizen.post("/halls/\(hall.id)/book", [("slotId", other), ("date", date.description)])
-            let overlap = try await citizen.post("/halls/\(hall.id)/book", [("slotId", overlapping), ("date", date.description)])
+            let overlap = try await citizen.post(
+                "/halls/\(hall.id)/book", [("slotId", overlapping), ("date", date.description)])
             try await citizen.follow(overlap)
             #expect(citizen.flash?.contains("您在这个时间已有其他预约") == true)
             #expect(try await app.bookings(of: "demo-citizen").count == 1)
@@ -232,7 +248,8 @@ struct AppointmentPageTests {
             try await citizen.follow(unknown)
             #expect(citizen.flash?.contains("所选时段无效或已过时") == true)
             let lixia = try await app.demoHall("370102-ZWFW")
-            let elsewhere = try await app.makeSlot(hall: lixia.id, date: date, start: "19:00", end: "19:30", capacity: 1, admin: admin)
+            let elsewhere = try await app.makeSlot(
+                hall: lixia.id, date: date, start: "19:00", end: "19:30", capacity: 1, admin: admin)
             let wrongHall = try await citizen.post("/halls/\(hall.id)/book", [("slotId", elsewhere)])
             try await citizen.follow(wrongHall)
             #expect(citizen.flash?.contains("该时段不属于这个大厅") == true)
@@ -262,13 +279,15 @@ struct AppointmentPageTests {
             let admin = try await app.login("demo-admin")
             let hall = try await app.demoHall()
             let date = dayAfter(3)
-            let slot = try await app.makeSlot(hall: hall.id, date: date, start: "18:00", end: "18:30", capacity: 2, admin: admin)
+            let slot = try await app.makeSlot(
+                hall: hall.id, date: date, start: "18:00", end: "18:30", capacity: 2, admin: admin)
             let citizen = PageBrowser(app)
             try await citizen.login("demo-citizen")
             try await citizen.get("/halls/\(hall.id)?date=\(date)")
             func forged(_ path: String, _ body: String) async throws -> HTTPStatus {
                 try await app.testing().sendRequest(
-                    .POST, path, headers: ["Cookie": citizen.cookieHeader, "Content-Type": "application/x-www-form-urlencoded"],
+                    .POST, path,
+                    headers: ["Cookie": citizen.cookieHeader, "Content-Type": "application/x-www-form-urlencoded"],
                     body: ByteBuffer(string: body)
                 ).status
             }
@@ -299,7 +318,8 @@ struct AppointmentPageTests {
             let admin = try await app.login("demo-admin")
             let hall = try await app.demoHall()
             let date = dayAfter(2)
-            let slot = try await app.makeSlot(hall: hall.id, date: date, start: "09:00", end: "09:30", capacity: 2, admin: admin)
+            let slot = try await app.makeSlot(
+                hall: hall.id, date: date, start: "09:00", end: "09:30", capacity: 2, admin: admin)
             let citizen = PageBrowser(app)
             try await citizen.login("demo-citizen")
             try await citizen.get("/halls/\(hall.id)?date=\(date)")
@@ -345,12 +365,16 @@ struct AppointmentPageTests {
 
             // A person cannot open the staff page nor mark attendance; staff of other departments neither.
             #expect(try await citizen.get("/staff/halls/\(hall.id)/bookings?date=\(date)").status == .forbidden)
-            #expect(try await citizen.post("/staff/appointments/\(id)/attendance", [("status", "no_show")]).status == .forbidden)
+            #expect(
+                try await citizen.post("/staff/appointments/\(id)/attendance", [("status", "no_show")]).status
+                    == .forbidden)
             let outsider = PageBrowser(app)
             try await outsider.login("demo-approver-1")
             #expect(try await outsider.get("/staff/halls/\(hall.id)/bookings?date=\(date)").status == .forbidden)
             try await outsider.get("/halls")
-            #expect(try await outsider.post("/staff/appointments/\(id)/attendance", [("status", "no_show")]).status == .notFound)
+            #expect(
+                try await outsider.post("/staff/appointments/\(id)/attendance", [("status", "no_show")]).status
+                    == .notFound)
             let anonymous = try await PageBrowser(app).get("/staff/halls/\(hall.id)/bookings")
             #expect(anonymous.status == .seeOther)
             #expect(anonymous.headers.first(name: .location)?.hasPrefix("/login?next=") == true)

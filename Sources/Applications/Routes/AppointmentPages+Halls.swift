@@ -25,16 +25,18 @@ extension AppointmentPages {
     @Sendable func halls(req: Request) async throws -> Response {
         let service = service(req)
         let principal = pages.principal(req)
-        let halls = Array(try await service.halls(region: nil, paging: Paging(limit: Self.rowLimit)).prefix(Self.rowLimit))
+        let halls = Array(
+            try await service.halls(region: nil, paging: Paging(limit: Self.rowLimit)).prefix(Self.rowLimit))
         let windows = Dictionary(grouping: try await service.windows(halls: halls.compactMap(\.id)), by: \.hallID)
         var cards: [HallCard] = []
         for hall in halls {
             let id = try hall.requireID()
-            cards.append(HallCard(
-                id: id.uuidString, name: english(req) ? hall.nameEn : hall.name,
-                address: english(req) ? hall.addressEn : hall.address, hours: hours(req, hall),
-                windows: (windows[id] ?? []).map { windowLabel(req, $0) },
-                staffLink: try await canSee(req, hall, principal)))
+            cards.append(
+                HallCard(
+                    id: id.uuidString, name: english(req) ? hall.nameEn : hall.name,
+                    address: english(req) ? hall.addressEn : hall.address, hours: hours(req, hall),
+                    windows: (windows[id] ?? []).map { windowLabel(req, $0) },
+                    staffLink: try await canSee(req, hall, principal)))
         }
         return try await req.renderPage(
             "applications/halls", titleKey: "halls_title", strings: Self.strings,
@@ -75,7 +77,8 @@ extension AppointmentPages {
         var serviceError: String?
         if let raw = req.query[String.self, at: "service"], !raw.isEmpty {
             if let candidate = UUID(uuidString: raw),
-                let item = try? await CatalogueService(db: req.db, clock: req.application.clock).service(candidate, viewer: nil)
+                let item = try? await CatalogueService(db: req.db, clock: req.application.clock).service(
+                    candidate, viewer: nil)
             {
                 serviceID = candidate
                 filter = ServiceFilter(
@@ -85,7 +88,8 @@ extension AppointmentPages {
                 serviceError = s(req, "service_invalid")
             }
         }
-        let slots = try await service.slots(hall: id, date: date, serviceID: serviceID, paging: Paging(limit: Self.rowLimit))
+        let slots = try await service.slots(
+            hall: id, date: date, serviceID: serviceID, paging: Paging(limit: Self.rowLimit))
         let here = Self.link("/halls/\(id)", date: date, service: serviceID)
         let mode: String
         var hint: String?
@@ -113,7 +117,8 @@ extension AppointmentPages {
             windows: windows.map { windowLabel(req, $0) },
             picker: picker(req, action: "/halls/\(id)", date: date, days: days, service: serviceID, error: dateError),
             slots: table, filter: filter, serviceError: serviceError, hint: hint,
-            staffLink: isHallStaff ? Self.link("/staff/halls/\(id)/bookings", date: date) : nil, flash: pages.takeFlash(req))
+            staffLink: isHallStaff ? Self.link("/staff/halls/\(id)/bookings", date: date) : nil,
+            flash: pages.takeFlash(req))
         return try await req.renderPage(
             "applications/hall", title: page.name, strings: Self.strings, page: page,
             status: dateError == nil ? .ok : .unprocessableEntity)
@@ -137,9 +142,11 @@ extension AppointmentPages {
         let form = (try? req.content.decode(BookForm.self)) ?? BookForm()
         let back = req.redirect(
             to: Self.link(
-                "/halls/\(id)", date: form.date.flatMap { LocalDate($0) }, service: form.serviceId.flatMap { UUID(uuidString: $0) }),
+                "/halls/\(id)", date: form.date.flatMap { LocalDate($0) },
+                service: form.serviceId.flatMap { UUID(uuidString: $0) }),
             redirectType: .normal)
-        if let raw = form.slotId, let slotID = UUID(uuidString: raw), let slot = try await AppointmentSlot.find(slotID, on: req.db),
+        if let raw = form.slotId, let slotID = UUID(uuidString: raw),
+            let slot = try await AppointmentSlot.find(slotID, on: req.db),
             slot.hallID != id
         {
             pages.flash(req, "error", s(req, "flash_slot_elsewhere"))

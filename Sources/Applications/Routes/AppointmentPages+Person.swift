@@ -32,15 +32,19 @@ extension AppointmentPages {
         let views = try await AppointmentViews.bookings(bookings, db: req.db)
         let windows = try await AppointmentViews.windowsByID(Set(bookings.compactMap(\.windowID)), db: req.db)
         let serviceIDs = Array(Set(bookings.compactMap(\.serviceID)))
-        let services = serviceIDs.isEmpty ? [] : try await ServiceItem.query(on: req.db).filter(\.$id ~~ serviceIDs).all()
-        let names = Dictionary(services.compactMap { item in item.id.map { ($0, english(req) ? item.nameEn : item.name) } }) { a, _ in a }
+        let services =
+            serviceIDs.isEmpty ? [] : try await ServiceItem.query(on: req.db).filter(\.$id ~~ serviceIDs).all()
+        let names = Dictionary(
+            services.compactMap { item in item.id.map { ($0, english(req) ? item.nameEn : item.name) } }
+        ) { a, _ in a }
         let now = req.application.clock.now()
         return views.map { view in
             let date = LocalDate(view.date)
             return BookingRow(
                 id: view.id.uuidString, code: view.code, hall: english(req) ? view.hallNameEn : view.hallName,
                 hallId: view.hallId.uuidString, date: date.map { dayLabel(req, $0) } ?? view.date,
-                time: "\(view.startTime)–\(view.endTime)", window: windowLabel(req, view.windowId.flatMap { windows[$0] }),
+                time: "\(view.startTime)–\(view.endTime)",
+                window: windowLabel(req, view.windowId.flatMap { windows[$0] }),
                 service: view.serviceId.flatMap { names[$0] }, status: bookingStatus(req, view.status),
                 statusKey: view.status.rawValue, changeable: view.status == .booked && view.startsAt > now)
         }
@@ -50,8 +54,10 @@ extension AppointmentPages {
     @Sendable func mine(req: Request) async throws -> Response {
         guard let principal = pages.principal(req) else { return pages.loginRedirect(req) }
         let rows = try await service(req).mine(principal, status: nil, paging: Paging(limit: Self.rowLimit))
-        let page = MinePage(items: try await bookingRows(req, Array(rows.prefix(Self.rowLimit))), flash: pages.takeFlash(req))
-        return try await req.renderPage("applications/appointments", titleKey: "appointments_title", strings: Self.strings, page: page)
+        let page = MinePage(
+            items: try await bookingRows(req, Array(rows.prefix(Self.rowLimit))), flash: pages.takeFlash(req))
+        return try await req.renderPage(
+            "applications/appointments", titleKey: "appointments_title", strings: Self.strings, page: page)
     }
 
     struct CancelForm: Content {
@@ -97,13 +103,17 @@ extension AppointmentPages {
         let (date, dateError) = requestedDate(req, fallback: LocalDate(booking.startsAt))
         let slots: [AppointmentSlot]
         do {
-            slots = try await service.slots(hall: booking.hallID, date: date, serviceID: booking.serviceID, paging: Paging(limit: Self.rowLimit))
+            slots = try await service.slots(
+                hall: booking.hallID, date: date, serviceID: booking.serviceID, paging: Paging(limit: Self.rowLimit))
         } catch let problem as Problem where problem.status == .unprocessableEntity {
             // The booking's service is no longer published: every window of the hall.
-            slots = try await service.slots(hall: booking.hallID, date: date, serviceID: nil, paging: Paging(limit: Self.rowLimit))
+            slots = try await service.slots(
+                hall: booking.hallID, date: date, serviceID: nil, paging: Paging(limit: Self.rowLimit))
         }
         let path = "/me/appointments/\(id)/reschedule"
-        guard let current = try await bookingRows(req, [booking]).first else { throw AppointmentService.bookingNotFound }
+        guard let current = try await bookingRows(req, [booking]).first else {
+            throw AppointmentService.bookingNotFound
+        }
         let table = SlotTable(
             caption: String(format: s(req, "slots_caption_format"), dayLabel(req, date)),
             heading: String(format: s(req, "slots_title_format"), dayLabel(req, date)),
@@ -140,14 +150,17 @@ extension AppointmentPages {
             }
             pages.flash(
                 req, "success",
-                String(format: s(req, "flash_rescheduled_format"), view.date, "\(view.startTime)–\(view.endTime)", view.code))
+                String(
+                    format: s(req, "flash_rescheduled_format"), view.date, "\(view.startTime)–\(view.endTime)",
+                    view.code))
             return req.redirect(to: "/me/appointments", redirectType: .normal)
         } catch let problem as Problem where [.conflict, .unprocessableEntity].contains(problem.status) {
             pages.flash(req, "error", message(req, problem))
             let over = ["/problems/appointment-not-active", "/problems/appointment-started"].contains(problem.type)
             let date = form.date.flatMap { LocalDate($0) } ?? LocalDate(booking.startsAt)
             return req.redirect(
-                to: over ? "/me/appointments" : Self.link("/me/appointments/\(id)/reschedule", date: date), redirectType: .normal)
+                to: over ? "/me/appointments" : Self.link("/me/appointments/\(id)/reschedule", date: date),
+                redirectType: .normal)
         }
     }
 }

@@ -49,16 +49,21 @@ extension AppointmentPages {
         let views = try await AppointmentViews.bookings(shown, withHolder: true, db: req.db)
         let windows = try await AppointmentViews.windowsByID(Set(shown.compactMap(\.windowID)), db: req.db)
         let serviceIDs = Array(Set(shown.compactMap(\.serviceID)))
-        let services = serviceIDs.isEmpty ? [] : try await ServiceItem.query(on: req.db).filter(\.$id ~~ serviceIDs).all()
-        let names = Dictionary(services.compactMap { item in item.id.map { ($0, english(req) ? item.nameEn : item.name) } }) { a, _ in a }
+        let services =
+            serviceIDs.isEmpty ? [] : try await ServiceItem.query(on: req.db).filter(\.$id ~~ serviceIDs).all()
+        let names = Dictionary(
+            services.compactMap { item in item.id.map { ($0, english(req) ? item.nameEn : item.name) } }
+        ) { a, _ in a }
         let number = { (view: BookingView) in view.windowId.flatMap { windows[$0]?.number } ?? "" }
-        let ordered = views.sorted { a, b in a.startsAt != b.startsAt ? a.startsAt < b.startsAt : number(a) < number(b) }
+        let ordered = views.sorted { a, b in a.startsAt != b.startsAt ? a.startsAt < b.startsAt : number(a) < number(b)
+        }
         let rows = ordered.map { view in
             StaffRow(
                 id: view.id.uuidString, code: view.code, time: "\(view.startTime)–\(view.endTime)",
                 window: windowLabel(req, view.windowId.flatMap { windows[$0] }), holder: view.holder?.name ?? "—",
                 phone: view.holder?.phone ?? "—", service: view.serviceId.flatMap { names[$0] } ?? "—",
-                status: bookingStatus(req, view.status), statusKey: view.status.rawValue, booked: view.status == .booked)
+                status: bookingStatus(req, view.status), statusKey: view.status.rawValue, booked: view.status == .booked
+            )
         }
         let path = "/staff/halls/\(id)/bookings"
         let name = english(req) ? hall.nameEn : hall.name
@@ -96,6 +101,7 @@ extension AppointmentPages {
             pages.flash(req, "error", "\(booking.code)：\(message(req, problem))")
         }
         return req.redirect(
-            to: Self.link("/staff/halls/\(booking.hallID)/bookings", date: LocalDate(booking.startsAt)), redirectType: .normal)
+            to: Self.link("/staff/halls/\(booking.hallID)/bookings", date: LocalDate(booking.startsAt)),
+            redirectType: .normal)
     }
 }

@@ -158,9 +158,12 @@ struct AppointmentPages: RouteCollection {
         let today = LocalDate(req.application.clock.now())
         return DatePicker(
             action: action, date: date.description, min: bounded ? today.description : nil,
-            max: bounded ? today.adding(days: AppointmentService.maxOpenDays).description : nil, service: service?.uuidString,
+            max: bounded ? today.adding(days: AppointmentService.maxOpenDays).description : nil,
+            service: service?.uuidString,
             days: days.map {
-                DayLink(href: Self.link(action, date: $0, service: service), label: shortDayLabel(req, $0), current: $0 == date)
+                DayLink(
+                    href: Self.link(action, date: $0, service: service), label: shortDayLabel(req, $0),
+                    current: $0 == date)
             }, error: error)
     }
 
@@ -171,7 +174,8 @@ struct AppointmentPages: RouteCollection {
         // By time, then by window number (the service orders equal times by id).
         let ordered = slots.prefix(Self.rowLimit).sorted { a, b in
             if a.startsAt != b.startsAt { return a.startsAt < b.startsAt }
-            return (a.windowID.flatMap { windows[$0]?.number } ?? "") < (b.windowID.flatMap { windows[$0]?.number } ?? "")
+            return (a.windowID.flatMap { windows[$0]?.number } ?? "")
+                < (b.windowID.flatMap { windows[$0]?.number } ?? "")
         }
         return try ordered.map { slot in
             let id = try slot.requireID()
@@ -185,7 +189,7 @@ struct AppointmentPages: RouteCollection {
             } else {
                 state = "available"
             }
-            let stateLabel = ["current": s(req, "slot_current"), "past": s(req, "slot_past"), "full": s(req, "slot_full")][state] ?? ""
+            let stateLabel = state == "available" ? "" : s(req, "slot_\(state)")
             let time = "\(slot.startTime)–\(slot.endTime)"
             let window = windowLabel(req, slot.windowID.flatMap { windows[$0] })
             return SlotRow(
@@ -208,7 +212,9 @@ struct AppointmentPages: RouteCollection {
             }
             return seen.joined(separator: " ")
         }
-        let key = "problem_" + problem.type.replacingOccurrences(of: "/problems/", with: "").replacingOccurrences(of: "-", with: "_")
+        let key =
+            "problem_"
+            + problem.type.replacingOccurrences(of: "/problems/", with: "").replacingOccurrences(of: "-", with: "_")
         let localised = s(req, key)
         return localised == key ? (problem.detail ?? problem.title) : localised
     }
@@ -219,5 +225,7 @@ struct AppointmentPages: RouteCollection {
         return try await service(req).canSee(hall, principal)
     }
 
-    func bookingStatus(_ req: Request, _ status: BookingStatus) -> String { s(req, "appointment_status_\(status.rawValue)") }
+    func bookingStatus(_ req: Request, _ status: BookingStatus) -> String {
+        s(req, "appointment_status_\(status.rawValue)")
+    }
 }

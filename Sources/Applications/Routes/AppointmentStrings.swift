@@ -43,7 +43,9 @@ extension ApplicationsModule {
         "book_staff_hint": ("工作人员账号不能预约，请使用个人账号。", "Staff accounts cannot book; use a personal account."),
         "service_filter_format": ("只显示办理“%@”的窗口。", "Only windows that handle “%@” are shown."),
         "service_filter_all": ("显示全部窗口", "Show every window"),
-        "service_invalid": ("所选事项不存在或未发布，已显示全部窗口。", "That service does not exist or is not published; every window is shown."),
+        "service_invalid": (
+            "所选事项不存在或未发布，已显示全部窗口。", "That service does not exist or is not published; every window is shown."
+        ),
         "appointments_title": ("我的预约", "My appointments"),
         "appointments_empty": ("您还没有预约。", "You have no appointments yet."),
         "appointments_new": ("预约到大厅办事", "Book a visit to a service hall"),
@@ -68,7 +70,9 @@ extension ApplicationsModule {
         ),
         "flash_cancelled": ("预约已取消，名额已释放。", "Appointment cancelled; the place is free again."),
         "flash_rescheduled_format": ("已改约到 %@ %@，预约码 %@ 不变。", "Moved to %@ %@; the booking code %@ stays the same."),
-        "flash_not_changeable": ("该预约已开始或已结束，不能取消或改约。", "This appointment has started or ended; it can no longer be changed."),
+        "flash_not_changeable": (
+            "该预约已开始或已结束，不能取消或改约。", "This appointment has started or ended; it can no longer be changed."
+        ),
         "flash_attended_format": ("预约码 %@：已标记到场。", "Booking %@ marked as attended."),
         "flash_no_show_format": ("预约码 %@：已标记未到场。", "Booking %@ marked as missed."),
         "flash_slot_elsewhere": ("该时段不属于这个大厅，请重新选择。", "That time belongs to another hall; choose again."),
@@ -94,12 +98,20 @@ extension ApplicationsModule {
             "您在这个时间已有其他预约，请先取消或改约。",
             "You already have an appointment at that time; cancel or change it first."
         ),
-        "problem_appointment_not_active": ("该预约已取消或已办理，不能再更改。", "This appointment is no longer booked; it cannot be changed."),
-        "problem_appointment_started": ("预约时间已到，不能取消或改约。", "The appointment's time has come; it can no longer be cancelled or moved."),
+        "problem_appointment_not_active": (
+            "该预约已取消或已办理，不能再更改。", "This appointment is no longer booked; it cannot be changed."
+        ),
+        "problem_appointment_started": (
+            "预约时间已到，不能取消或改约。", "The appointment's time has come; it can no longer be cancelled or moved."
+        ),
         "problem_appointment_not_due": ("还未到可以登记的时间。", "It is too early to record this."),
         "problem_appointment_forbidden": ("工作人员账号不能预约，请使用个人账号。", "Staff accounts cannot book; use a personal account."),
-        "field_error_slotId": ("所选时段无效或已过时，请重新选择。", "That time cannot be booked (unknown or already past); choose again."),
-        "field_error_serviceId": ("所选窗口不办理该事项，请选择其他时段。", "That window does not handle this service; choose another time."),
+        "field_error_slotId": (
+            "所选时段无效或已过时，请重新选择。", "That time cannot be booked (unknown or already past); choose again."
+        ),
+        "field_error_serviceId": (
+            "所选窗口不办理该事项，请选择其他时段。", "That window does not handle this service; choose another time."
+        ),
         "field_error_reason": ("取消原因最多 500 个字。", "The reason can have at most 500 characters."),
     ])
 
