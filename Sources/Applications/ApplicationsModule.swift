@@ -41,6 +41,7 @@ public struct ApplicationsModule: TongbanModule {
         try app.register(collection: pages)
         try app.register(collection: BundlePages(pages: pages))
         try app.register(collection: InspectionPages(pages: pages))
+        try app.register(collection: AppointmentPages(pages: pages))
         ApplicationsAPIDocs.register(app.apiDocumentation)
         AppointmentsAPIDocs.register(app.apiDocumentation)
     }

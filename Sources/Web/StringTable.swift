@@ -35,6 +35,7 @@ public enum Strings {
         "nav_services": ("办事服务", "Services"),
         "nav_zones": ("主题专区", "Zones"),
         "nav_bundles": ("一件事", "One-thing bundles"),
+        "nav_appointments": ("办事预约", "Appointments"),
         "nav_login": ("登录", "Sign in"),
         "nav_register": ("注册", "Register"),
         "nav_me": ("我的空间", "My space"),

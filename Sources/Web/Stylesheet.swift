@@ -94,6 +94,12 @@ enum Stylesheet {
         td button { padding: 0.1rem 0.6rem; }
         ol.timeline { padding-left: 1.5rem; }
         ol.timeline li { margin: 0.35rem 0; }
+        ul.days { list-style: none; display: flex; flex-wrap: wrap; gap: 0.5rem; padding: 0; margin: 0.5rem 0 1rem; }
+        ul.days a { display: inline-block; border: 2px solid var(--brand); border-radius: 4px; padding: 0.25rem 0.75rem;
+          text-decoration: none; }
+        ul.days a[aria-current] { background: var(--brand); color: #fff; font-weight: 700; }
+        .date-form { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: flex-end; margin: 0.5rem 0; }
+        .date-form label { margin: 0; }
         code.digest { font-size: 0.8rem; word-break: break-all; }
         .visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
           white-space: nowrap; }

@@ -24,7 +24,7 @@ CHROMIUM = os.environ.get("TONGBAN_CHROMIUM", "/usr/bin/chromium")
 BLOCKING_IMPACTS = ("serious", "critical")
 
 # (id, path template, who signs in first or None). {service_id}, {zone}, {demo_service},
-# {draft}, {submitted} and {task} are filled in at run time.
+# {draft}, {submitted}, {task}, {hall}, {hall_date}, {booking} … are filled in at run time.
 PAGES = [
     ("home", "/", None),
     ("services", "/services", None),
@@ -47,6 +47,13 @@ PAGES = [
     ("bundle-application", "/me/bundles/{bundle_application}", "demo-citizen"),
     ("inspection-applicant", "/me/applications/{inspection_application}", "demo-enterprise"),
     ("inspection-staff", "/staff/tasks/{inspection_task}", "demo-inspector"),
+    ("halls", "/halls", None),
+    ("hall-slots", "/halls/{hall}?date={hall_date}", None),
+    ("hall-slots-person", "/halls/{hall}?date={hall_date}", "demo-citizen"),
+    ("hall-slots-staff", "/halls/{hall}?date={hall_date}", "demo-clerk"),
+    ("my-appointments", "/me/appointments", "demo-citizen"),
+    ("appointment-reschedule", "/me/appointments/{booking}/reschedule", "demo-citizen"),
+    ("staff-hall-bookings", "/staff/halls/{hall}/bookings?date={hall_date}", "demo-clerk"),
 ]
 MODES = ("standard", "elderly", "en")
 
@@ -125,9 +132,33 @@ def application_pages(base_url) -> dict:
                            json={"form": {"buyerName": "李明"}})
     assert bundle.status_code == 201, bundle.text[:300]
     inspection_application, inspection_task = _inspection_fixture(base_url)
+    hall, hall_date, booking = _appointment_fixture(base_url)
     return {"demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
             "bundle_application": bundle.json()["id"], "inspection_application": inspection_application,
-            "inspection_task": inspection_task}
+            "inspection_task": inspection_task, "hall": hall, "hall_date": hall_date, "booking": booking}
+
+
+def _appointment_fixture(base_url) -> tuple[str, str, str]:
+    """The Jinan hall (whose staff include demo-clerk), a day with free slots there, and a booking of
+    demo-citizen on that day (made through the API), for the hall, reschedule and staff pages."""
+    import datetime
+
+    halls = requests.get(base_url + "/api/v1/halls", params={"limit": 100}, timeout=HTTP_TIMEOUT).json()["items"]
+    hall = next((h["id"] for h in halls if h["code"] == "370100-ZWFW"), None)
+    assert hall, "the demo hall 370100-ZWFW is missing"
+    citizen = bearer(api_login(base_url, "demo-citizen"))
+    today = datetime.date.today()
+    for offset in range(1, 22):
+        day = (today + datetime.timedelta(days=offset)).isoformat()
+        slots = requests.get(base_url + f"/api/v1/halls/{hall}/slots", params={"date": day, "limit": 100},
+                             timeout=HTTP_TIMEOUT).json()["items"]
+        for slot in reversed([s for s in slots if s["available"]]):
+            resp = requests.post(base_url + "/api/v1/appointments", headers=citizen, timeout=HTTP_TIMEOUT,
+                                 json={"slotId": slot["id"]})
+            if resp.status_code == 201:
+                return hall, day, resp.json()["id"]
+            assert resp.status_code == 409, resp.text[:300]
+    pytest.fail("no slot of the demo hall 370100-ZWFW could be booked on the next 21 days")
 
 
 def _inspection_fixture(base_url) -> tuple[str, str]:
@@ -193,6 +224,24 @@ def test_staff_decision_is_keyboard_operable(base_url, page, application_pages):
     page.locator("#decision-comment").focus()
     page.keyboard.type("键盘操作")
     assert page.locator("#decision-comment").input_value() == "键盘操作"
+
+
+def test_book_an_appointment_with_the_keyboard(base_url, page, application_pages):
+    """A person reaches a slot's book button with the keyboard, books with Enter and is shown the code
+    on their appointments page, which still passes axe with the message on it."""
+    page_login(page, base_url, "demo-enterprise")
+    goto_ok(page, base_url + f"/halls/{application_pages['hall']}?date={application_pages['hall_date']}")
+    button = page.locator("form[action$='/book'] button[type='submit']").first
+    assert button.count() == 1, "no book button on the hall page for a signed-in person"
+    button.focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert urlsplit(page.url).path == "/me/appointments", f"booking ended on {page.url}"
+    flash = page.locator(".flash.success")
+    assert flash.count() == 1, "no success message after booking"
+    assert re.search(r"预约码 [2-9A-HJKMNP-Z]{6}", flash.inner_text()), f"no booking code in {flash.inner_text()!r}"
+    bad = blocking_violations(page)
+    assert not bad, "my appointments with the booking message:\n" + format_violations(bad)
 
 
 # --------------------------------------------------------------------------------------------
