@@ -41,12 +41,15 @@ public enum DatabaseLocation: Sendable, Equatable {
             // Several connections: in WAL mode readers proceed while the one writer works (writes are
             // serialised by `writeTransaction`); one connection per event loop would queue every read
             // behind a writing transaction.
-            app.databases.use(.sqlite(.file(path), maxConnectionsPerEventLoop: 4), as: .sqlite)
+            app.databases.use(
+                .sqlite(.file(path), maxConnectionsPerEventLoop: app.tongbanConfig.connectionsPerEventLoop), as: .sqlite)
         case .postgres(let url, let searchPath):
             var configuration = try SQLPostgresConfiguration(url: url)
             configuration.searchPath = searchPath
             app.databases.use(
-                .postgres(configuration: configuration, maxConnectionsPerEventLoop: 4, connectionPoolTimeout: .seconds(10)),
+                .postgres(
+                    configuration: configuration, maxConnectionsPerEventLoop: app.tongbanConfig.connectionsPerEventLoop,
+                    connectionPoolTimeout: .seconds(10)),
                 as: .psql)
         }
     }

@@ -35,6 +35,10 @@ public func withTestApp(
     var settings = config ?? TongbanConfig(
         databaseURL: "sqlite::memory:", bcryptCost: 4, cookieSecure: false, dataDirectory: dataDirectory)
     settings.bcryptCost = min(settings.bcryptCost, 4)
+    // Many test applications run at once: keep each one's threads and connections few (PostgreSQL allows
+    // 300 connections in CI).
+    settings.blockingThreads = min(settings.blockingThreads, 2)
+    settings.connectionsPerEventLoop = min(settings.connectionsPerEventLoop, 2)
     var schema: String?
     do {
         if let url = TestDatabase.url, TestDatabase.isPostgres {

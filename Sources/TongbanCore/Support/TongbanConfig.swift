@@ -34,6 +34,8 @@ public struct TongbanConfig: Sendable {
     public var attachmentMaxBytes: Int = 10 * 1024 * 1024
     /// Threads for blocking work: SQLite calls, file I/O, password hashing (`TONGBAN_BLOCKING_THREADS`, default 16).
     public var blockingThreads: Int = 16
+    /// Database connections per event loop (`TONGBAN_DB_CONNECTIONS`, default 4; there is one event loop per core).
+    public var connectionsPerEventLoop: Int = 4
     /// SQLite commit durability (`TONGBAN_SQLITE_SYNC`): `normal` (default; with write-ahead logging a commit
     /// survives a crash or kill of the process, and only an OS crash or power cut can lose the last
     /// commits) or `full` (every commit is synced to disk, at a few milliseconds each).
@@ -126,6 +128,7 @@ public struct TongbanConfig: Sendable {
             config.attachmentMaxBytes = bytes
         }
         config.blockingThreads = try int("TONGBAN_BLOCKING_THREADS", 2...256) ?? config.blockingThreads
+        config.connectionsPerEventLoop = try int("TONGBAN_DB_CONNECTIONS", 1...64) ?? config.connectionsPerEventLoop
         if let sync = environment["TONGBAN_SQLITE_SYNC"]?.lowercased() {
             guard ["normal", "full"].contains(sync) else {
                 throw InvalidSetting(description: "TONGBAN_SQLITE_SYNC must be normal or full")
