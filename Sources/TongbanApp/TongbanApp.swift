@@ -25,10 +25,8 @@ public enum TongbanApp {
         app.directory.viewsDirectory = WebModule.resourcesDirectory() + "Views/"
         app.routes.defaultMaxBodySize = config.maxBodySize
         app.http.server.configuration.serverName = "tongban"
-        if case .sqliteMemory = database {} else {
-            // Database drivers (SQLite) and file I/O block a pool thread per call: a pool as small as the
-            // core count lets one slow call (a checkpoint's sync) hold up every request.
-            app.threadPool = NIOThreadPool(numberOfThreads: config.blockingThreads)
+        if let threads = config.blockingThreads {
+            app.threadPool = NIOThreadPool(numberOfThreads: threads)
         }
         SQLiteDurability.synchronous = config.sqliteSynchronous
         try database.configure(app)

@@ -37,8 +37,8 @@ public func withTestApp(
     settings.bcryptCost = min(settings.bcryptCost, 4)
     // Many test applications run at once: keep each one's threads and connections few (PostgreSQL allows
     // 300 connections in CI).
-    settings.blockingThreads = min(settings.blockingThreads, 2)
-    settings.connectionsPerEventLoop = min(settings.connectionsPerEventLoop, 2)
+    settings.blockingThreads = nil
+    settings.connectionsPerEventLoop = min(settings.connectionsPerEventLoop ?? 2, 2)
     var schema: String?
     do {
         if let url = TestDatabase.url, TestDatabase.isPostgres {

@@ -32,10 +32,12 @@ public struct TongbanConfig: Sendable {
     public var catalogueCacheSeconds: Int = 5
     /// Largest attachment, in bytes (`TONGBAN_ATTACHMENT_MAX`, e.g. `10mb`; default 10 MiB).
     public var attachmentMaxBytes: Int = 10 * 1024 * 1024
-    /// Threads for blocking work: SQLite calls, file I/O, password hashing (`TONGBAN_BLOCKING_THREADS`, default 16).
-    public var blockingThreads: Int = 16
-    /// Database connections per event loop (`TONGBAN_DB_CONNECTIONS`, default 4; there is one event loop per core).
-    public var connectionsPerEventLoop: Int = 4
+    /// Threads for blocking work: SQLite calls, file I/O, password hashing (`TONGBAN_BLOCKING_THREADS`;
+    /// default nil: one per core, which measured fastest for SQLite on 2 cores).
+    public var blockingThreads: Int?
+    /// Database connections per event loop (`TONGBAN_DB_CONNECTIONS`; default nil: 1 for SQLite, whose one
+    /// writer and per-connection page caches gain nothing from more, and 4 for PostgreSQL).
+    public var connectionsPerEventLoop: Int?
     /// SQLite commit durability (`TONGBAN_SQLITE_SYNC`): `normal` (default; with write-ahead logging a commit
     /// survives a crash or kill of the process, and only an OS crash or power cut can lose the last
     /// commits) or `full` (every commit is synced to disk, at a few milliseconds each).
