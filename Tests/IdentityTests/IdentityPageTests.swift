@@ -42,6 +42,8 @@ struct IdentityPageTests {
             #expect(me.body.string.contains("demo-citizen"))
             #expect(me.body.string.contains("370102********"))
             #expect(!me.body.string.contains("13800138000"))
+            #expect(me.body.string.contains(#"href="/me/applications""#))
+            #expect(me.body.string.contains(#"href="/me/appointments""#))
         }
     }
 
