@@ -106,6 +106,12 @@ struct AttachmentsController: RouteCollection {
         let principal = try req.requirePrincipal()
         let (attachment, data) = try await AttachmentService(app: req.application, db: req.db).download(
             try attachmentID(req), principal: principal)
+        return Self.fileResponse(attachment, data)
+    }
+
+    /// The file as a download: its checked type, its name (RFC 6266), no sniffing, no shared caching, and
+    /// its digest (RFC 9530) so a client can check what it received. Used by the API and the pages.
+    static func fileResponse(_ attachment: Attachment, _ data: Data) -> Response {
         var headers = HTTPHeaders()
         headers.replaceOrAdd(name: .contentType, value: attachment.contentType)
         let encoded = attachment.filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "file"

@@ -216,11 +216,8 @@ struct ApplicationPages: RouteCollection {
 
     static func time(_ date: Date?) -> String {
         guard let date else { return "—" }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "Asia/Shanghai")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
-        return formatter.string(from: date)
+        let local = InspectionService.localTime(date)
+        return "\(local.date) \(local.time)"
     }
 
     func statusLabel(_ req: Request, _ status: ApplicationStatus) -> String { s(req, "status_\(status.rawValue)") }
@@ -397,10 +394,13 @@ struct ApplicationPages: RouteCollection {
         let bundleRows = try await BundleApplication.query(on: req.db).filter(\.$applicantID == principal.userID)
             .sort(\.$createdAt, .descending).limit(50).all()
         let definitions = try await ServiceBundle.query(on: req.db).filter(\.$id ~~ Array(Set(bundleRows.map(\.bundleID)))).all()
+        let bundleIDs = bundleRows.compactMap(\.id)
+        let parts = bundleIDs.isEmpty ? [] : try await ApplicationRecord.query(on: req.db).filter(\.$bundleApplicationID ~~ bundleIDs).all()
+        let partsByBundle = Dictionary(grouping: parts) { $0.bundleApplicationID ?? UUID() }
         var bundles: [ListItem] = []
         for row in bundleRows {
             let id = try row.requireID()
-            let status = BundleService.status(row, members: try await BundleService(app: req.application, db: req.db).members(of: id))
+            let status = BundleService.status(row, members: partsByBundle[id] ?? [])
             let definition = definitions.first { $0.id == row.bundleID }
             bundles.append(ListItem(
                 id: id.uuidString, number: row.number, service: (english ? definition?.nameEn : definition?.name) ?? "",
@@ -595,13 +595,7 @@ struct ApplicationPages: RouteCollection {
         guard let principal = principal(req) else { return loginRedirect(req) }
         guard let id = req.parameters.get("attachment", as: UUID.self) else { throw AttachmentService.notFound }
         let (attachment, data) = try await AttachmentService(app: req.application, db: req.db).download(id, principal: principal)
-        var headers = HTTPHeaders()
-        headers.replaceOrAdd(name: .contentType, value: attachment.contentType)
-        let encoded = attachment.filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "file"
-        headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename=\"file\"; filename*=UTF-8''\(encoded)")
-        headers.replaceOrAdd(name: "X-Content-Type-Options", value: "nosniff")
-        headers.replaceOrAdd(name: .cacheControl, value: "private, no-store")
-        return Response(status: .ok, headers: headers, body: .init(data: data))
+        return AttachmentsController.fileResponse(attachment, data)
     }
 
     // MARK: Staff pages
