@@ -63,8 +63,19 @@ public struct ApplicationService: Sendable {
         record.createdAt = now
         record.updatedAt = now
         return try await db.writeTransaction { tx in
+            // Submitted at once: the row goes in with its submission time and process id (one INSERT, no UPDATE).
+            var key: String?
+            if submit {
+                key = try await processKey(for: service, tx: tx)
+                record.submittedAt = now
+                record.instanceID = UUID()
+            }
             try await insertWithNumber(record, tx: tx, now: now)
-            if submit { try await startProcess(record, service: service, form: form, actor: principal.userID, tx: tx) }
+            if let key {
+                _ = try await app.workflowEngine(on: tx).start(
+                    key: key, subjectType: Self.subjectType, subjectID: try record.requireID(), variables: form,
+                    actor: principal.userID, instanceID: record.instanceID)
+            }
             return try await ApplicationRecord.find(record.id, on: tx) ?? record
         }
     }
@@ -249,7 +260,8 @@ public struct ApplicationService: Sendable {
     ) async throws {
         let date = LocalDate(now)
         let prefix = String(format: "%04d%02d%02d", date.year, date.month, date.day)
-        let sql = tx as? any SQLDatabase
+        // SQLite keeps the transaction usable after a failed INSERT; PostgreSQL needs the savepoint.
+        let sql = (tx as? any SQLDatabase).flatMap { $0.dialect.name == "postgresql" ? $0 : nil }
         for attempt in 0..<8 {
             let number = prefix + String(format: "%06d", Int.random(in: 0...999_999))
             // Each table's unique index catches a repeat within it; the other kind's table is checked here
@@ -277,11 +289,11 @@ public struct ApplicationService: Sendable {
         // The status moves from draft to submitted through the workflow observer (which also notifies).
         record.submittedAt = now
         record.updatedAt = now
+        record.instanceID = UUID()
         try await record.save(on: tx)
-        let (instance, _) = try await app.workflowEngine(on: tx).start(
-            key: key, subjectType: Self.subjectType, subjectID: try record.requireID(), variables: form, actor: actor)
-        record.instanceID = instance.id
-        try await record.save(on: tx)
+        _ = try await app.workflowEngine(on: tx).start(
+            key: key, subjectType: Self.subjectType, subjectID: try record.requireID(), variables: form, actor: actor,
+            instanceID: record.instanceID)
     }
 
     /// The bound process, or the department's default: acceptance by a clerk, then approval by an approver
@@ -308,10 +320,17 @@ public struct ApplicationService: Sendable {
     }
 
     /// Keeps the application's status in step with its process (called inside the engine's transaction).
+    /// Plain SQL: this runs at every step of every application.
     static func observe(_ change: WorkflowChange, tx: any Database, clock: TongbanClock) async throws {
+        guard let sql = tx as? any SQLDatabase else { return }
         let now = clock.now()
-        guard let record = try await ApplicationRecord.find(change.instance.subjectID, on: tx) else { return }
-        let previous = record.status
+        let applicationID = change.instance.subjectID
+        guard let row = try await sql.raw("""
+            SELECT "status", "number", "applicant_id", "service_id", "service_code" FROM "applications_applications" \
+            WHERE "id" = \(bind: applicationID)
+            """).first()
+        else { return }
+        let previous = ApplicationStatus(rawValue: try row.decode(column: "status", as: String.self))
         var status: ApplicationStatus
         switch change.instance.status {
         case .completed: status = .approved
@@ -323,23 +342,29 @@ public struct ApplicationService: Sendable {
         }
         // Nothing changes for the applicant while parallel approvals are still open.
         guard status != previous else { return }
-        if [.approved, .rejected, .notAccepted].contains(status) { record.decidedAt = now }
-        record.status = status
-        record.updatedAt = now
-        try await record.save(on: tx)
-        let serviceName = try await Self.serviceName(record.serviceID, tx: tx) ?? record.serviceCode
+        if [.approved, .rejected, .notAccepted].contains(status) {
+            try await sql.raw("""
+                UPDATE "applications_applications" SET "status" = \(bind: status.rawValue), "decided_at" = \(bind: now), \
+                "updated_at" = \(bind: now) WHERE "id" = \(bind: applicationID)
+                """).run()
+        } else {
+            try await sql.raw("""
+                UPDATE "applications_applications" SET "status" = \(bind: status.rawValue), "updated_at" = \(bind: now) \
+                WHERE "id" = \(bind: applicationID)
+                """).run()
+        }
+        let serviceID = try row.decode(column: "service_id", as: UUID.self)
+        let serviceName = try await sql.raw("SELECT \"name\" FROM \"catalogue_services\" WHERE \"id\" = \(bind: serviceID)")
+            .first()?.decode(column: "name", as: String.self) ?? row.decode(column: "service_code", as: String.self)
         var comment: String?
         if [.correctionRequired, .rejected, .notAccepted].contains(status), let instanceID = change.instance.id {
             comment = try await WorkflowEvent.query(on: tx).filter(\.$instanceID == instanceID)
                 .filter(\.$action ~~ ["return", "reject"]).sort(\.$at, .descending).first()?.comment
         }
         try await Notifier.applicationStatusChanged(
-            record, serviceName: serviceName, comment: comment, tx: tx, now: now, clock: clock)
-    }
-
-    /// A service's name, read alone (the guide's large columns are not needed here).
-    static func serviceName(_ id: UUID, tx: any Database) async throws -> String? {
-        try await ServiceItem.query(on: tx).filter(\.$id == id).field(\.$id).field(\.$name).first()?.name
+            applicationID: applicationID, number: try row.decode(column: "number", as: String.self), status: status,
+            applicantID: try row.decode(column: "applicant_id", as: UUID.self), serviceName: serviceName, comment: comment,
+            tx: tx, clock: clock)
     }
 
     static let notFound = Problem.notFound("Application", type: "/problems/application-not-found")

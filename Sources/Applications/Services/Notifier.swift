@@ -2,6 +2,7 @@ import Fluent
 import Foundation
 import Identity
 import NIOConcurrencyHelpers
+import SQLKit
 import TongbanCore
 import Vapor
 import Workflow
@@ -48,20 +49,20 @@ public enum Notifier {
         let text = NotificationTemplates.render(template, parameters)
         let now = clock.now()
         for channel in Set([NotificationChannel.inbox] + channels).sorted(by: { $0.rawValue < $1.rawValue }) {
-            let message = Notification()
-            message.userID = userID
-            message.channel = channel
-            message.template = template
-            message.titleZh = String(text.titleZh.prefix(200))
-            message.titleEn = String(text.titleEn.prefix(200))
-            message.bodyZh = String(text.bodyZh.prefix(1000))
-            message.bodyEn = String(text.bodyEn.prefix(1000))
-            message.applicationID = applicationID
-            message.status = channel == .inbox ? .sent : .pending
-            message.createdAt = now
-            message.sentAt = channel == .inbox ? now : nil
-            try await message.create(on: tx)
-            if channel != .inbox, let id = message.id {
+            // A plain INSERT: every step of every application writes one.
+            let id = UUID()
+            let status: NotificationStatus = channel == .inbox ? .sent : .pending
+            let sentAt: Date? = channel == .inbox ? now : nil
+            guard let sql = tx as? any SQLDatabase else { throw Problem(.internalServerError, detail: "notifications need SQL") }
+            try await sql.raw("""
+                INSERT INTO "applications_notifications" ("id", "user_id", "channel", "template", "title_zh", "title_en", \
+                "body_zh", "body_en", "application_id", "status", "created_at", "sent_at", "read_at") VALUES (\(bind: id), \
+                \(bind: userID), \(bind: channel.rawValue), \(bind: template), \(bind: String(text.titleZh.prefix(200))), \
+                \(bind: String(text.titleEn.prefix(200))), \(bind: String(text.bodyZh.prefix(1000))), \
+                \(bind: String(text.bodyEn.prefix(1000))), \(bind: applicationID), \(bind: status.rawValue), \(bind: now), \
+                \(bind: sentAt), NULL)
+                """).run()
+            if channel != .inbox {
                 try await JobQueue(db: tx, clock: clock).enqueue(kind: sendJob, payload: ["id": id.uuidString], dedupeKey: "notify:\(id)")
             }
         }
@@ -69,17 +70,18 @@ public enum Notifier {
 
     /// An application's new status: in-app always; decisions and corrections also by SMS and e-mail.
     static func applicationStatusChanged(
-        _ record: ApplicationRecord, serviceName: String, comment: String?, tx: any Database, now: Date, clock: TongbanClock
+        applicationID: UUID, number: String, status: ApplicationStatus, applicantID: UUID, serviceName: String,
+        comment: String?, tx: any Database, clock: TongbanClock
     ) async throws {
-        let template = "application.status.\(record.status.rawValue)"
+        let template = "application.status.\(status.rawValue)"
         guard NotificationTemplates.contains(template) else { return }
         var channels: [NotificationChannel] = [.inbox]
-        if [.approved, .rejected, .notAccepted, .correctionRequired].contains(record.status) { channels += [.sms, .email] }
-        var parameters = ["number": record.number, "service": serviceName]
+        if [.approved, .rejected, .notAccepted, .correctionRequired].contains(status) { channels += [.sms, .email] }
+        var parameters = ["number": number, "service": serviceName]
         if let comment { parameters["note"] = comment }
         try await notify(
-            userID: record.applicantID, template: template, parameters: parameters, channels: channels,
-            applicationID: record.id, tx: tx, clock: clock)
+            userID: applicantID, template: template, parameters: parameters, channels: channels,
+            applicationID: applicationID, tx: tx, clock: clock)
     }
 
     /// A task at 80 % of its time limit (`yellow`) or past it (`red`): an in-app message to whoever holds it

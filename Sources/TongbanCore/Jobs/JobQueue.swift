@@ -65,19 +65,47 @@ public struct JobQueue: Sendable {
     public func enqueueNew(_ jobs: [NewJob]) async throws {
         guard !jobs.isEmpty else { return }
         let now = clock.now()
-        let rows = jobs.map { item in
-            let job = Job()
-            job.kind = item.kind
-            job.payload = item.payload
-            job.dedupeKey = item.dedupeKey
-            job.status = .pending
-            job.runAt = item.runAt
-            job.attempts = 0
-            job.maxAttempts = item.maxAttempts
-            job.createdAt = now
-            return job
+        guard let sql = db as? any SQLDatabase else {
+            let rows = jobs.map { item in
+                let job = Job()
+                job.kind = item.kind
+                job.payload = item.payload
+                job.dedupeKey = item.dedupeKey
+                job.status = .pending
+                job.runAt = item.runAt
+                job.attempts = 0
+                job.maxAttempts = item.maxAttempts
+                job.createdAt = now
+                return job
+            }
+            try await rows.create(on: db)
+            return
         }
-        try await rows.create(on: db)
+        // One multi-row INSERT in plain SQL: the workflow engine adds two timers for every task it opens.
+        var query = SQLQueryString(
+            #"INSERT INTO "core_jobs" ("id", "kind", "payload", "dedupe_key", "status", "run_at", "attempts", "max_attempts", "created_at") VALUES "#
+        )
+        for (index, item) in jobs.enumerated() {
+            if index > 0 { query.appendLiteral(", ") }
+            query.appendInterpolation(unsafeRaw: "(")
+            query.appendInterpolation(bind: UUID())
+            for value in [item.kind, item.payload] as [String] {
+                query.appendLiteral(", ")
+                query.appendInterpolation(bind: value)
+            }
+            query.appendLiteral(", ")
+            query.appendInterpolation(bind: item.dedupeKey)
+            query.appendLiteral(", ")
+            query.appendInterpolation(bind: JobStatus.pending.rawValue)
+            query.appendLiteral(", ")
+            query.appendInterpolation(bind: item.runAt)
+            query.appendLiteral(", 0, ")
+            query.appendInterpolation(bind: max(1, item.maxAttempts))
+            query.appendLiteral(", ")
+            query.appendInterpolation(bind: now)
+            query.appendLiteral(")")
+        }
+        try await sql.raw(query).run()
     }
 
     /// Claims up to `limit` due jobs for `node` with a lease of `lease` seconds.

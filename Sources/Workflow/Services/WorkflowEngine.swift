@@ -45,16 +45,7 @@ public struct WorkflowEngine: Sendable {
     /// Tells the subject's owner (e.g. Applications) what happened, inside the same transaction.
     func notify(_ instance: WorkflowInstance, action: String, node: String?, tx: any Database) async throws {
         guard let observer = observers.observer(for: instance.subjectType) else { return }
-        let openNodes: [String]
-        if let sql = tx as? any SQLDatabase {
-            openNodes = try await sql.select().column("node_id").from(WorkflowTask.schema)
-                .where("instance_id", .equal, SQLBind(try instance.requireID()))
-                .where("status", .in, SQLBind.group([TaskStatus.open.rawValue, TaskStatus.claimed.rawValue]))
-                .all().map { try $0.decode(column: "node_id", as: String.self) }
-        } else {
-            openNodes = try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID())
-                .filter(\.$status ~~ [.open, .claimed]).all().map(\.nodeID)
-        }
+        let openNodes = try await WorkflowStore(tx).openNodes(instance: try instance.requireID())
         try await observer(WorkflowChange(instance: instance, action: action, node: node, openNodes: openNodes), tx)
     }
 
@@ -106,16 +97,19 @@ public struct WorkflowEngine: Sendable {
 
     /// Starts the newest version of `key` for a subject; the instance keeps that version to the end.
     public func start(
-        key: String, subjectType: String, subjectID: UUID, variables: [String: JSONValue], actor: UUID?
+        key: String, subjectType: String, subjectID: UUID, variables: [String: JSONValue], actor: UUID?,
+        instanceID: UUID? = nil
     ) async throws -> (WorkflowInstance, [WorkflowTask]) {
-        guard let record = try await latest(key) else {
+        guard let record = try await WorkflowStore(db).latestDefinition(key) else {
             throw Problem.notFound("Process definition", type: "/problems/process-not-found")
         }
-        let definition = try await self.definition(try record.requireID(), tx: db)
+        let definition = try await self.definition(record.id, tx: db)
         return try await db.writeTransaction { tx in
+            let store = try WorkflowStore(tx)
             let now = clock.now()
             let instance = WorkflowInstance()
-            instance.definitionID = try record.requireID()
+            instance.id = instanceID
+            instance.definitionID = record.id
             instance.definitionKey = record.key
             instance.definitionVersion = record.version
             instance.subjectType = subjectType
@@ -125,15 +119,18 @@ public struct WorkflowEngine: Sendable {
             instance.state = try Self.encode(EngineState())
             instance.createdAt = now
             instance.updatedAt = now
-            try await instance.create(on: tx)
+            try await store.insert(instance)
             var state = EngineState()
             var opened: [WorkflowTask] = []
             try await event(tx, instance, task: nil, node: definition.start?.id, actor: actor, action: "start", comment: nil)
             if let start = definition.start, let next = start.next {
                 try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor)
             }
-            instance.state = try Self.encode(state)
-            try await instance.save(on: tx)
+            let finalState = try Self.encode(state)
+            if finalState != instance.state || instance.status != .running {
+                instance.state = finalState
+                try await store.update(instance)
+            }
             try await notify(instance, action: "start", node: nil, tx: tx)
             return (instance, opened)
         }
@@ -145,12 +142,14 @@ public struct WorkflowEngine: Sendable {
         taskID: UUID, action: TaskAction, actor: Principal, comment: String?,
         transferTo: ProcessDefinition.Assignee? = nil
     ) async throws -> ActionResult {
-        guard let task = try await WorkflowTask.find(taskID, on: db) else {
+        guard let task = try await WorkflowStore(db).task(taskID) else {
             throw Problem.notFound("Task", type: "/problems/task-not-found")
         }
         guard task.isEligible(actor) || actor.isSystemAdmin else {
             throw Problem.notFound("Task", type: "/problems/task-not-found")
         }
+        // Decided already: answer without queueing for the write lock (the check repeats inside).
+        if !task.status.isOpen { throw Self.alreadyDecided }
         if action == .return || action == .reject {
             guard let comment, !comment.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw Problem.validation([FieldError(field: "comment", message: "is required for \(action.rawValue)")])
@@ -160,27 +159,26 @@ public struct WorkflowEngine: Sendable {
             throw Problem.validation([FieldError(field: "transferTo", message: "is required for transfer")])
         }
         return try await db.writeTransaction { tx in
+            let store = try WorkflowStore(tx)
             try await lockInstance(task.instanceID, tx)
-            guard let instance = try await WorkflowInstance.find(task.instanceID, on: tx) else {
+            guard let instance = try await store.instance(task.instanceID) else {
                 throw Problem.notFound("Task", type: "/problems/task-not-found")
             }
-            if !task.status.isOpen { throw Self.alreadyDecided }
             guard instance.status == .running else {
                 throw Problem.conflict("The process is \(instance.status.rawValue).", type: "/problems/process-not-running")
             }
             let now = clock.now()
             switch action {
             case .comment, .urge, .escalate:
-                guard let fresh = try await WorkflowTask.find(taskID, on: tx), fresh.status.isOpen else {
+                guard let fresh = try await store.task(taskID), fresh.status.isOpen else {
                     throw Self.alreadyDecided
                 }
                 try await event(tx, instance, task: fresh, node: fresh.nodeID, actor: actor.userID, action: action.rawValue, comment: comment)
                 return ActionResult(task: fresh, instance: instance, opened: [])
             case .claim:
-                let claimed = try await conditionalUpdate(
-                    tx, taskID, to: .claimed, actor: actor.userID, now: now, comment: nil, claimOnly: true)
-                guard claimed else { throw Self.alreadyDecided }
-                let fresh = try await WorkflowTask.find(taskID, on: tx) ?? task
+                guard let fresh = try await store.decide(
+                    taskID, to: .claimed, actor: actor.userID, now: now, comment: nil, claimOnly: true)
+                else { throw Self.alreadyDecided }
                 try await event(tx, instance, task: fresh, node: fresh.nodeID, actor: actor.userID, action: "claim", comment: comment)
                 return ActionResult(task: fresh, instance: instance, opened: [])
             case .approve, .reject, .return, .transfer:
@@ -190,9 +188,9 @@ public struct WorkflowEngine: Sendable {
                 case .return: .returned
                 default: .transferred
                 }
-                guard try await conditionalUpdate(tx, taskID, to: status, actor: actor.userID, now: now, comment: comment)
+                guard let decided = try await store.decide(
+                    taskID, to: status, actor: actor.userID, now: now, comment: comment, claimOnly: false)
                 else { throw Self.alreadyDecided }
-                let decided = try await WorkflowTask.find(taskID, on: tx) ?? task
                 try await event(tx, instance, task: decided, node: decided.nodeID, actor: actor.userID, action: action.rawValue, comment: comment)
                 let definition = try await self.definition(instance.definitionID, tx: tx)
                 var state = try Self.decode(EngineState.self, instance.state)
@@ -200,10 +198,15 @@ public struct WorkflowEngine: Sendable {
                 var opened: [WorkflowTask] = []
                 switch action {
                 case .approve:
-                    let siblings = try await WorkflowTask.query(on: tx).filter(\.$groupID == decided.groupID).all()
-                    let stillOpen = siblings.filter { $0.status.isOpen }
-                    if decided.mode == .any || stillOpen.isEmpty {
-                        for sibling in stillOpen { try await cancel(sibling, tx, now) }
+                    let instanceID = try instance.requireID()
+                    let groupDone: Bool
+                    if decided.mode == .any {
+                        try await store.cancelOpen(instance: instanceID, group: decided.groupID, now: now)
+                        groupDone = true
+                    } else {
+                        groupDone = try await store.openCount(instance: instanceID, group: decided.groupID) == 0
+                    }
+                    if groupDone {
                         if let next = definition.node(decided.nodeID)?.next {
                             try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor.userID)
                         }
@@ -213,9 +216,8 @@ public struct WorkflowEngine: Sendable {
                     instance.status = .rejected
                     instance.finishedAt = now
                 case .return:
-                    let open = try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID()).all()
-                        .filter { $0.status.isOpen }
-                    state.suspended = Array(Set(open.map(\.nodeID) + [decided.nodeID])).sorted()
+                    let open = try await store.openNodes(instance: instance.requireID())
+                    state.suspended = Array(Set(open + [decided.nodeID])).sorted()
                     try await cancelOpenTasks(instance, tx, now)
                     instance.status = .returned
                 default:
@@ -227,7 +229,7 @@ public struct WorkflowEngine: Sendable {
                 }
                 instance.state = try Self.encode(state)
                 instance.updatedAt = now
-                try await instance.save(on: tx)
+                try await store.update(instance)
                 try await notify(instance, action: action.rawValue, node: decided.nodeID, tx: tx)
                 return ActionResult(task: decided, instance: instance, opened: opened)
             }
@@ -237,16 +239,15 @@ public struct WorkflowEngine: Sendable {
     /// Resumes a returned instance after correction: merges `variables` and reopens the suspended nodes.
     public func resume(instanceID: UUID, variables: [String: JSONValue], actor: UUID?) async throws -> [WorkflowTask] {
         try await db.writeTransaction { tx in
+            let store = try WorkflowStore(tx)
             try await lockInstance(instanceID, tx)
-            guard let instance = try await WorkflowInstance.find(instanceID, on: tx) else {
+            guard let instance = try await store.instance(instanceID) else {
                 throw Problem.notFound("Process", type: "/problems/process-not-found")
             }
             guard instance.status == .returned else {
                 throw Problem.conflict("Only a process returned for correction can be resumed.", type: "/problems/process-not-returned")
             }
-            guard let definition = try await DefinitionRecord.find(instance.definitionID, on: tx)?.definition() else {
-                throw Problem(.internalServerError)
-            }
+            let definition = try await self.definition(instance.definitionID, tx: tx)
             var state = try Self.decode(EngineState.self, instance.state)
             var merged = try Self.decode([String: JSONValue].self, instance.variables)
             merged.merge(variables) { $1 }
@@ -261,7 +262,7 @@ public struct WorkflowEngine: Sendable {
             }
             instance.state = try Self.encode(state)
             instance.updatedAt = clock.now()
-            try await instance.save(on: tx)
+            try await store.update(instance)
             try await notify(instance, action: "resume", node: nil, tx: tx)
             return opened
         }
@@ -270,8 +271,9 @@ public struct WorkflowEngine: Sendable {
     /// Withdraws a running or returned instance (the applicant's choice before a decision).
     public func withdraw(instanceID: UUID, actor: UUID?, reason: String?) async throws {
         try await db.writeTransaction { tx in
+            let store = try WorkflowStore(tx)
             try await lockInstance(instanceID, tx)
-            guard let instance = try await WorkflowInstance.find(instanceID, on: tx) else {
+            guard let instance = try await store.instance(instanceID) else {
                 throw Problem.notFound("Process", type: "/problems/process-not-found")
             }
             guard instance.status == .running || instance.status == .returned else {
@@ -282,7 +284,7 @@ public struct WorkflowEngine: Sendable {
             instance.status = .withdrawn
             instance.finishedAt = now
             instance.updatedAt = now
-            try await instance.save(on: tx)
+            try await store.update(instance)
             try await event(tx, instance, task: nil, node: nil, actor: actor, action: "withdraw", comment: reason)
             try await notify(instance, action: "withdraw", node: nil, tx: tx)
         }
@@ -398,8 +400,7 @@ public struct WorkflowEngine: Sendable {
             try await event(tx, instance, task: nil, node: node.id, actor: actor, action: "branch", comment: chosen)
             if let chosen { try await advance(to: chosen, definition, instance, &state, variables, tx, &opened, actor: actor) }
         case .end:
-            let open = try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID())
-                .filter(\.$status ~~ [.open, .claimed]).count()
+            let open = try await WorkflowStore(tx).openNodes(instance: instance.requireID()).count
             if open == 0 && opened.isEmpty {
                 instance.status = .completed
                 instance.finishedAt = now
@@ -445,7 +446,7 @@ public struct WorkflowEngine: Sendable {
             task.role = role
         }
         if let days = node?.days { task.dueAt = calendar.deadline(from: now, workingDays: days) }
-        try await task.create(on: tx)
+        try await WorkflowStore(tx).insert(task)
         if let due = task.dueAt, let id = task.id {
             let queue = JobQueue(db: tx, clock: clock)
             let yellow = now.addingTimeInterval(due.timeIntervalSince(now) * 0.8)
@@ -458,35 +459,8 @@ public struct WorkflowEngine: Sendable {
         return task
     }
 
-    /// Sets a task's status if it is still open (or, for a claim, unclaimed); true when this call did it.
-    func conditionalUpdate(
-        _ tx: any Database, _ taskID: UUID, to status: TaskStatus, actor: UUID, now: Date, comment: String?,
-        claimOnly: Bool = false
-    ) async throws -> Bool {
-        guard let sql = tx as? any SQLDatabase else { return false }
-        var update = sql.update(WorkflowTask.schema).set("status", to: status.rawValue).where("id", .equal, taskID)
-        if claimOnly {
-            update = update.set("claimed_by", to: actor)
-                .where("status", .equal, TaskStatus.open.rawValue)
-        } else {
-            update = update.set("decided_by", to: actor).set("decided_at", to: now).set("comment", to: comment)
-                .where(SQLBinaryExpression(SQLIdentifier("status"), .in, SQLGroupExpression([SQLBind(TaskStatus.open.rawValue), SQLBind(TaskStatus.claimed.rawValue)])))
-                .where { group in
-                    group.where("claimed_by", .is, SQLLiteral.null).orWhere("claimed_by", .equal, actor)
-                }
-        }
-        return !(try await update.returning("id").all().isEmpty)
-    }
-
-    func cancel(_ task: WorkflowTask, _ tx: any Database, _ now: Date) async throws {
-        task.status = .cancelled
-        task.decidedAt = now
-        try await task.save(on: tx)
-    }
-
     func cancelOpenTasks(_ instance: WorkflowInstance, _ tx: any Database, _ now: Date) async throws {
-        try await WorkflowTask.query(on: tx).filter(\.$instanceID == instance.requireID()).filter(\.$status ~~ [.open, .claimed])
-            .set(\.$status, to: .cancelled).set(\.$decidedAt, to: now).update()
+        try await WorkflowStore(tx).cancelOpen(instance: instance.requireID(), now: now)
     }
 
     /// Serialises actions on one instance (PostgreSQL row lock; SQLite serialises writers already).
@@ -512,25 +486,8 @@ public struct WorkflowEngine: Sendable {
         comment: String?
     ) async throws {
         let comment = comment.map { String($0.prefix(2000)) }
-        // The most frequent write of the engine: a plain INSERT, without building a model.
-        if let sql = tx as? any SQLDatabase {
-            try await sql.insert(into: WorkflowEvent.schema)
-                .columns("id", "instance_id", "task_id", "node_id", "actor_id", "action", "comment", "at")
-                .values(
-                    SQLBind(UUID()), SQLBind(instanceID), SQLBind(task?.id), SQLBind(node), SQLBind(actor), SQLBind(action),
-                    SQLBind(comment), SQLBind(clock.now()))
-                .run()
-            return
-        }
-        let event = WorkflowEvent()
-        event.instanceID = instanceID
-        event.taskID = task?.id
-        event.nodeID = node
-        event.actorID = actor
-        event.action = action
-        event.comment = comment
-        event.at = clock.now()
-        try await event.create(on: tx)
+        try await WorkflowStore(tx).insertEvent(
+            instance: instanceID, task: task?.id, node: node, actor: actor, action: action, comment: comment, at: clock.now())
     }
 
     static let alreadyDecided = Problem(
