@@ -201,7 +201,11 @@ public struct WorkflowEngine: Sendable {
                     let instanceID = try instance.requireID()
                     let groupDone: Bool
                     if decided.mode == .any {
-                        try await store.cancelOpen(instance: instanceID, group: decided.groupID, now: now)
+                        // A node with one assignee has no other open task in its group (a transfer decides
+                        // the task it replaces), so only countersign groups need the cancelling UPDATE.
+                        if (definition.node(decided.nodeID)?.assignees?.count ?? 0) > 1 {
+                            try await store.cancelOpen(instance: instanceID, group: decided.groupID, now: now)
+                        }
                         groupDone = true
                     } else {
                         groupDone = try await store.openCount(instance: instanceID, group: decided.groupID) == 0
