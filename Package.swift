@@ -67,9 +67,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Licences",
+            dependencies: ["TongbanCore", "Identity", "Web"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Licences",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -78,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "tongban",
             dependencies: [
-                "TongbanApp", "TongbanCore", "Identity",
+                "TongbanApp", "TongbanCore", "Identity", "Licences",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -98,6 +103,7 @@ let package = Package(
         .testTarget(name: "ApplicationsTests", dependencies: ["Applications", "Workflow", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WebTests", dependencies: ["Web", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "LicencesTests", dependencies: ["Licences", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -3,6 +3,7 @@ import Catalogue
 import Fluent
 import Foundation
 import Identity
+import Licences
 import SQLKit
 import TongbanCore
 import Vapor
@@ -14,6 +15,7 @@ public enum TongbanApp {
     /// Every module, in dependency order. A new capability is a new module plus one line here.
     public static let modules: [any TongbanModule] = [
         CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(), ApplicationsModule(),
+        LicencesModule(),
     ]
 
     public static let version = "0.1.0"
@@ -29,6 +31,7 @@ public enum TongbanApp {
             app.threadPool = NIOThreadPool(numberOfThreads: threads)
         }
         SQLiteDurability.synchronous = config.sqliteSynchronous
+        app.keyVault = try KeyVault.load(environment: ProcessInfo.processInfo.environment, dataDirectory: config.dataDirectory)
         try database.configure(app)
 
         app.middleware = Middlewares()

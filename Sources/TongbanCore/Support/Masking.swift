@@ -26,4 +26,7 @@ public enum Masking {
         guard let at = value.firstIndex(of: "@"), at > value.startIndex else { return String(repeating: "*", count: value.count) }
         return String(value[value.startIndex]) + "***" + String(value[at...])
     }
+
+    /// `913701********5Q8K`: a unified social credit code keeps its first 6 and last 4 characters.
+    public static func creditCode(_ value: String) -> String { idNumber(value) }
 }

@@ -1,0 +1,107 @@
+import Fluent
+import Foundation
+import Identity
+import TongbanCore
+import Vapor
+
+/// Electronic licences (电子证照): types, department signing keys, issuance, verification, revocation,
+/// the wallet and the public trust list.
+public struct LicencesModule: TongbanModule {
+    public let name = "licences"
+
+    public init() {}
+
+    public var migrations: [any Migration] { [CreateLicences()] }
+
+    public func boot(_ app: Application) throws {
+        try app.register(collection: LicencesController())
+        let docs = app.apiDocumentation
+        let qr = Schema.object(["payload": Schema.string, "svgUrl": Schema.string, "pngUrl": Schema.string])
+        let licence = Schema.object([
+            "id": Schema.uuid, "number": Schema.string, "typeCode": Schema.string, "holderKind": Schema.string,
+            "holderMasked": Schema.string, "fields": Schema.object([:]), "validFrom": Schema.dateTime,
+            "validUntil": Schema.dateTime, "status": Schema.string, "kid": Schema.string, "qr": qr,
+        ])
+        docs.addSchema("Licence", licence)
+        let verification = Schema.object([
+            "valid": Schema.boolean, "reason": Schema.string, "status": Schema.string, "type": Schema.string,
+            "issuer": Schema.string, "holderMasked": Schema.string, "fields": Schema.object([:]),
+        ])
+        docs.add(APIOperation(
+            .POST, "/api/v1/licences", summary: "Issue and sign a licence (staff of the issuing department)", tag: "licences",
+            requiresAuth: true,
+            request: Schema.object([
+                "typeCode": Schema.string, "holder": Schema.object(["idNumber": Schema.string, "uscc": Schema.string]),
+                "fields": Schema.object([:]), "validFrom": Schema.dateTime, "validUntil": Schema.dateTime,
+            ]),
+            response: Schema.ref("Licence"), success: 201, problems: [401, 403, 422]))
+        docs.add(APIOperation(
+            .GET, "/api/v1/licences", summary: "The caller's licence wallet", tag: "licences", requiresAuth: true,
+            response: Schema.array(Schema.ref("Licence")), problems: [401]))
+        docs.add(APIOperation(
+            .GET, "/api/v1/licences/{id}", summary: "One licence (holder, issuing staff)", tag: "licences", requiresAuth: true,
+            response: Schema.ref("Licence"), problems: [401, 404]))
+        for (format, media) in [("svg", "image/svg+xml"), ("png", "image/png")] {
+            var op = APIOperation(
+                .GET, "/api/v1/licences/{id}/qr.\(format)", summary: "The licence's QR code (\(format.uppercased()))",
+                tag: "licences", requiresAuth: true, response: Schema.string, problems: [401, 404])
+            op.responseContentType = media
+            docs.add(op)
+        }
+        docs.add(APIOperation(
+            .POST, "/api/v1/licences/verify", summary: "Verify a scanned licence payload (public)", tag: "licences",
+            request: Schema.object(["payload": Schema.string]), response: verification, problems: [422]))
+        for (action, summary) in [("revoke", "Revoke a licence"), ("suspend", "Suspend a licence"), ("reinstate", "Reinstate a suspended licence")] {
+            docs.add(APIOperation(
+                .POST, "/api/v1/licences/{id}/\(action)", summary: summary + " (issuing staff)", tag: "licences",
+                requiresAuth: true, request: Schema.object(["reason": Schema.string]), response: Schema.ref("Licence"),
+                problems: [401, 404, 409, 422]))
+        }
+        docs.add(APIOperation(
+            .GET, "/api/v1/licences/types", summary: "Licence types", tag: "licences",
+            response: Schema.array(Schema.object(["code": Schema.string, "nameZh": Schema.string])), problems: []))
+        docs.add(APIOperation(
+            .GET, "/.well-known/tongban-trust-list.json", summary: "Issuers and their public keys (JWK)", tag: "licences",
+            response: Schema.object(["version": Schema.integer, "issuers": Schema.array(Schema.object([:]))]), problems: []))
+    }
+
+    public func seedDemo(on app: Application, options: DemoOptions) async throws {
+        try await LicencesDemo(app: app).load(progress: options.progress)
+    }
+}
+
+/// Demo licence types (`Resources/Demo/licence-types.json`), `demo-permit` among them.
+struct LicencesDemo {
+    let app: Application
+
+    struct TypeSeed: Decodable {
+        var code: String
+        var nameZh: String
+        var nameEn: String
+        var department: String
+        var validityYears: Int
+        var holderKinds: [HolderKind]?
+        var fields: [LicenceField]
+    }
+
+    func load(progress: @Sendable (String) -> Void) async throws {
+        let seeds: [TypeSeed] = try DemoResources.load("licence-types.json")
+        let directory = DirectoryService(db: app.db)
+        var added = 0
+        for seed in seeds where try await LicenceType.query(on: app.db).filter(\.$code == seed.code).first() == nil {
+            guard let department = try await directory.department(code: seed.department) else { continue }
+            let type = LicenceType()
+            type.code = seed.code
+            type.nameZh = seed.nameZh
+            type.nameEn = seed.nameEn
+            type.departmentID = department.id
+            type.fieldsJSON = try JSONText.encode(seed.fields)
+            type.holderKindsJSON = try JSONText.encode(seed.holderKinds ?? HolderKind.allCases)
+            type.validityYears = seed.validityYears
+            type.createdAt = app.clock.now()
+            try await type.create(on: app.db)
+            added += 1
+        }
+        progress("licence types: \(seeds.count) (\(added) new)")
+    }
+}

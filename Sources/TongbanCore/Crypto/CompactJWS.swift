@@ -1,0 +1,208 @@
+import Crypto
+import Foundation
+
+/// Strict base64url without padding (RFC 7515 §2): only the URL-safe alphabet, no `=`, and canonical
+/// (the unused low bits of the last character are zero), so one byte string has exactly one encoding
+/// and a payload that differs in any character never decodes to the same bytes.
+public enum Base64URL {
+    public static func encode(_ data: some Sequence<UInt8>) -> String {
+        Data(data).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public static func decode(_ text: some StringProtocol) -> Data? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 4 != 1 else { return nil }
+        for c in utf8 {
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"):
+                continue
+            default:
+                return nil
+            }
+        }
+        var standard = String(decoding: utf8, as: UTF8.self).replacingOccurrences(of: "-", with: "+")
+            .replacingOccurrences(of: "_", with: "/")
+        standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
+        guard let data = Data(base64Encoded: standard), encode(data) == String(decoding: utf8, as: UTF8.self) else { return nil }
+        return data
+    }
+}
+
+/// Signature algorithms a Tongban issuer key may use.
+public enum JWSAlgorithm: String, Codable, Sendable, CaseIterable {
+    case edDSA = "EdDSA"
+    case es256 = "ES256"
+}
+
+/// A public verification key with its key id.
+public struct VerificationKey: Sendable, Equatable {
+    public var kid: String
+    public var algorithm: JWSAlgorithm
+    /// Ed25519: the 32-byte public key; ES256: the 65-byte uncompressed point (0x04 ‖ x ‖ y).
+    public var publicKey: Data
+
+    public init(kid: String, algorithm: JWSAlgorithm, publicKey: Data) {
+        self.kid = kid
+        self.algorithm = algorithm
+        self.publicKey = publicKey
+    }
+
+    /// RFC 7517 JWK (OKP/Ed25519 per RFC 8037, or EC/P-256).
+    public var jwk: [String: String] {
+        switch algorithm {
+        case .edDSA:
+            return ["kty": "OKP", "crv": "Ed25519", "x": Base64URL.encode(publicKey), "kid": kid, "alg": "EdDSA", "use": "sig"]
+        case .es256:
+            let bytes = [UInt8](publicKey)
+            let x = bytes.count == 65 ? Array(bytes[1..<33]) : []
+            let y = bytes.count == 65 ? Array(bytes[33..<65]) : []
+            return ["kty": "EC", "crv": "P-256", "x": Base64URL.encode(x), "y": Base64URL.encode(y), "kid": kid, "alg": "ES256", "use": "sig"]
+        }
+    }
+
+    /// Reads a JWK written by ``jwk``; nil for any other key type or malformed key.
+    public init?(jwk: [String: String]) {
+        guard let kid = jwk["kid"], !kid.isEmpty else { return nil }
+        switch (jwk["kty"], jwk["crv"]) {
+        case ("OKP", "Ed25519"):
+            guard let x = jwk["x"].flatMap(Base64URL.decode), x.count == 32 else { return nil }
+            self.init(kid: kid, algorithm: .edDSA, publicKey: x)
+        case ("EC", "P-256"):
+            guard let x = jwk["x"].flatMap(Base64URL.decode), let y = jwk["y"].flatMap(Base64URL.decode), x.count == 32, y.count == 32
+            else { return nil }
+            self.init(kid: kid, algorithm: .es256, publicKey: Data([0x04]) + x + y)
+        default:
+            return nil
+        }
+    }
+
+    func verify(signature: Data, over message: Data) -> Bool {
+        switch algorithm {
+        case .edDSA:
+            guard signature.count == 64, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else { return false }
+            return key.isValidSignature(signature, for: message)
+        case .es256:
+            guard signature.count == 64, let key = try? P256.Signing.PublicKey(x963Representation: publicKey),
+                let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signature)
+            else { return false }
+            return key.isValidSignature(sig, for: message)
+        }
+    }
+}
+
+/// A private signing key (Ed25519 or P-256) with its key id.
+public struct SigningKeyMaterial: Sendable {
+    public var kid: String
+    public var algorithm: JWSAlgorithm
+    /// Ed25519: the 32-byte seed; ES256: the 32-byte scalar.
+    let privateKey: Data
+
+    public init(kid: String, algorithm: JWSAlgorithm, privateKey: Data) throws {
+        switch algorithm {
+        case .edDSA: _ = try Curve25519.Signing.PrivateKey(rawRepresentation: privateKey)
+        case .es256: _ = try P256.Signing.PrivateKey(rawRepresentation: privateKey)
+        }
+        self.kid = kid
+        self.algorithm = algorithm
+        self.privateKey = privateKey
+    }
+
+    public static func generate(kid: String, algorithm: JWSAlgorithm) -> SigningKeyMaterial {
+        let raw = switch algorithm {
+        case .edDSA: Curve25519.Signing.PrivateKey().rawRepresentation
+        case .es256: P256.Signing.PrivateKey().rawRepresentation
+        }
+        // Freshly generated raw keys always load.
+        return try! SigningKeyMaterial(kid: kid, algorithm: algorithm, privateKey: raw)
+    }
+
+    /// The raw private key, for sealing in a ``KeyVault``.
+    public var rawPrivateKey: Data { privateKey }
+
+    public var verificationKey: VerificationKey {
+        let publicKey = switch algorithm {
+        case .edDSA: (try? Curve25519.Signing.PrivateKey(rawRepresentation: privateKey))?.publicKey.rawRepresentation ?? Data()
+        case .es256: (try? P256.Signing.PrivateKey(rawRepresentation: privateKey))?.publicKey.x963Representation ?? Data()
+        }
+        return VerificationKey(kid: kid, algorithm: algorithm, publicKey: publicKey)
+    }
+
+    func sign(_ message: Data) throws -> Data {
+        switch algorithm {
+        case .edDSA: try Curve25519.Signing.PrivateKey(rawRepresentation: privateKey).signature(for: message)
+        case .es256: try P256.Signing.PrivateKey(rawRepresentation: privateKey).signature(for: message).rawRepresentation
+        }
+    }
+}
+
+/// JWS Compact Serialization (RFC 7515) for Tongban's signed tokens, with a closed set of algorithms.
+///
+/// Decoding is strict: three canonical base64url parts, a JSON object header whose `alg` is one this
+/// platform issues and matches the key found by `kid` (so `none`, HS256-with-a-public-key and algorithm
+/// swaps fail), a size limit, and a signature check before the payload is trusted.
+public enum CompactJWS {
+    public static let maximumLength = 4096
+
+    public enum Failure: String, Error, Sendable, CustomStringConvertible {
+        case malformed
+        case oversized
+        case unsupportedAlgorithm = "unsupported_algorithm"
+        case unknownKey = "unknown_issuer"
+        case badSignature = "bad_signature"
+
+        public var description: String {
+            switch self {
+            case .malformed: "the payload is not a well-formed signed token"
+            case .oversized: "the payload is longer than \(CompactJWS.maximumLength) characters"
+            case .unsupportedAlgorithm: "the token names a signature algorithm this platform does not accept"
+            case .unknownKey: "the token was signed by a key that is not on the trust list"
+            case .badSignature: "the signature does not match the content"
+            }
+        }
+    }
+
+    /// Signs `payload` (JSON bytes) with `key`; `type` goes in the `typ` header.
+    public static func sign(payload: Data, key: SigningKeyMaterial, type: String) throws -> String {
+        let header = #"{"alg":"\#(key.algorithm.rawValue)","kid":"\#(key.kid)","typ":"\#(type)"}"#
+        let signingInput = Base64URL.encode(Data(header.utf8)) + "." + Base64URL.encode(payload)
+        let signature = try key.sign(Data(signingInput.utf8))
+        return signingInput + "." + Base64URL.encode(signature)
+    }
+
+    public struct Verified: Sendable {
+        public var kid: String
+        public var type: String?
+        public var payload: Data
+    }
+
+    /// The header's key id, read without verifying (to find the key).
+    public static func keyID(of token: String) -> String? {
+        guard let first = token.split(separator: ".", omittingEmptySubsequences: false).first,
+            let data = Base64URL.decode(first),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
+        return object["kid"] as? String
+    }
+
+    /// Verifies `token` against the keys `lookup` finds by kid; the payload bytes when valid.
+    public static func verify(_ token: String, lookup: (String) -> VerificationKey?) throws(Failure) -> Verified {
+        guard token.utf8.count <= maximumLength else { throw .oversized }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerData = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
+            let signature = Base64URL.decode(parts[2]),
+            let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any]
+        else { throw .malformed }
+        guard let algName = header["alg"] as? String, let alg = JWSAlgorithm(rawValue: algName) else {
+            throw .unsupportedAlgorithm
+        }
+        // Extensions the verifier would have to understand are refused (RFC 7515 §4.1.11).
+        if header["crit"] != nil { throw .unsupportedAlgorithm }
+        guard let kid = header["kid"] as? String, let key = lookup(kid) else { throw .unknownKey }
+        guard key.algorithm == alg else { throw .unsupportedAlgorithm }
+        let signingInput = Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
+        guard key.verify(signature: signature, over: signingInput) else { throw .badSignature }
+        return Verified(kid: kid, type: header["typ"] as? String, payload: payload)
+    }
+}

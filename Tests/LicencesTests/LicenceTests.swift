@@ -1,0 +1,259 @@
+import Foundation
+import Identity
+import Licences
+import NIOConcurrencyHelpers
+import Testing
+import TestSupport
+import TongbanCore
+import Vapor
+import VaporTesting
+
+extension Application {
+    func call(
+        _ method: HTTPMethod, _ path: String, token: String? = nil, body: [String: JSONValue]? = nil
+    ) async throws -> (HTTPStatus, JSONValue, HTTPHeaders) {
+        var headers = HTTPHeaders.json
+        if let token { headers.add(name: .authorization, value: "Bearer \(token)") }
+        let buffer = try body.map { ByteBuffer(data: try JSONEncoder().encode($0)) }
+        let res = try await testing().sendRequest(method, path, headers: headers, body: buffer)
+        let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: res.body))) ?? .null
+        return (res.status, value, res.headers)
+    }
+
+    /// Issues a demo permit to demo-citizen as demo-clerk; returns the created licence.
+    func issueDemoPermit(validUntil: String? = nil) async throws -> JSONValue {
+        let clerk = try await login("demo-clerk")
+        var body: [String: JSONValue] = [
+            "typeCode": "demo-permit", "holder": ["idNumber": .string(LicenceTests.citizenID)],
+            "fields": ["name": "李明的演示许可", "scope": "演示用途"],
+        ]
+        if let validUntil { body["validUntil"] = .string(validUntil) }
+        let (status, created, _) = try await call(.POST, "/api/v1/licences", token: clerk, body: body)
+        #expect(status == .created)
+        return created
+    }
+
+    func verifyPayload(_ payload: String) async throws -> JSONValue {
+        let (status, result, _) = try await call(.POST, "/api/v1/licences/verify", body: ["payload": .string(payload)])
+        #expect(status == .ok)
+        return result
+    }
+}
+
+@Suite("Electronic licences: issuance, verification, status, keys")
+struct LicenceTests {
+    static let citizenID = "37010219900307123" + String(ResidentIDNumber.checkCharacter(for: "37010219900307123"))
+
+    @Test func clerkIssuesDemoPermit_payloadVerifies_andShowsOnlyMaskedHolderAndPublicFields() async throws {
+        try await withTestApp(demo: true) { app in
+            let created = try await app.issueDemoPermit()
+            let payload = try #require(created["qr"]?["payload"]?.stringValue)
+            #expect(created["number"]?.stringValue?.hasPrefix("DZZZ") == true)
+            #expect(created["qr"]?["svgUrl"]?.stringValue?.hasSuffix("/qr.svg") == true)
+            #expect(created["holderMasked"]?.stringValue == "370102********" + String(Self.citizenID.suffix(4)))
+            let result = try await app.verifyPayload(payload)
+            #expect(result["valid"] == .bool(true))
+            #expect(result["reason"]?.stringValue == "ok")
+            #expect(result["status"]?.stringValue == "valid")
+            #expect(result["type"]?.stringValue == "demo-permit")
+            #expect(result["issuer"]?.stringValue == "370100-SCJG")
+            #expect(result["holderMasked"]?.stringValue?.contains("********") == true)
+            #expect(result["fields"]?["scope"]?.stringValue == "演示用途")
+            // The unmasked ID number appears nowhere in the token.
+            let parts = payload.split(separator: ".")
+            let claims = String(decoding: try #require(Base64URL.decode(parts[1])), as: UTF8.self)
+            #expect(!claims.contains(Self.citizenID))
+            // The holder finds it in the wallet.
+            let citizen = try await app.login("demo-citizen")
+            let (_, wallet, _) = try await app.call(.GET, "/api/v1/licences", token: citizen)
+            guard case .array(let items) = wallet else { Issue.record("wallet is not a list"); return }
+            #expect(items.contains { $0["qr"]?["payload"]?.stringValue == payload })
+        }
+    }
+
+    @Test func randomMutations_neverVerify() async throws {
+        try await withTestApp(demo: true) { app in
+            let payload = try #require(try await app.issueDemoPermit()["qr"]?["payload"]?.stringValue)
+            var generator = SystemRandomNumberGenerator()
+            let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.= ")
+            var chars = Array(payload)
+            var mutants: Set<String> = [String(payload.dropLast()), payload + "A", payload + ".", "", "garbage", String(payload.reversed())]
+            while mutants.count < 160 {
+                var copy = chars
+                let index = Int.random(in: 0..<copy.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: copy[index] = alphabet.randomElement(using: &generator)!
+                case 1: copy.remove(at: index)
+                default: copy.insert(alphabet.randomElement(using: &generator)!, at: index)
+                }
+                let mutant = String(copy)
+                if mutant != payload { mutants.insert(mutant) }
+            }
+            chars = []
+            for mutant in mutants {
+                let result = try await app.verifyPayload(mutant)
+                #expect(result["valid"] == .bool(false), "mutant verified: \(mutant)")
+                #expect(result["reason"]?.stringValue != "ok")
+            }
+        }
+    }
+
+    @Test func forgedHeaders_unknownKeys_andOversizedPayloads_areRefusedWithReasons() async throws {
+        try await withTestApp(demo: true) { app in
+            let payload = try #require(try await app.issueDemoPermit()["qr"]?["payload"]?.stringValue)
+            let parts = payload.split(separator: ".").map(String.init)
+            let header = String(decoding: try #require(Base64URL.decode(parts[0])), as: UTF8.self)
+            func withHeader(_ text: String, signature: String? = nil) -> String {
+                Base64URL.encode(Data(text.utf8)) + "." + parts[1] + "." + (signature ?? parts[2])
+            }
+            let none = withHeader(header.replacingOccurrences(of: "EdDSA", with: "none"), signature: "")
+            #expect(try await app.verifyPayload(none)["reason"]?.stringValue == "unsupported_algorithm")
+            // HS256 with the public key as the HMAC secret (the classic algorithm-confusion forgery).
+            let trust = try await app.call(.GET, "/.well-known/tongban-trust-list.json").1
+            guard case .array(let issuers)? = trust["issuers"], case .array(let jwks)? = issuers.first?["keys"] else {
+                Issue.record("trust list shape"); return
+            }
+            let x = try #require(jwks.first?["x"]?.stringValue)
+            let hsHeader = header.replacingOccurrences(of: "EdDSA", with: "HS256")
+            let input = Base64URL.encode(Data(hsHeader.utf8)) + "." + parts[1]
+            let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: try #require(Base64URL.decode(x))))
+            let hs = input + "." + Base64URL.encode(Data(mac))
+            #expect(try await app.verifyPayload(hs)["reason"]?.stringValue == "unsupported_algorithm")
+            let unknown = withHeader(header.replacingOccurrences(of: "370100-SCJG#", with: "999999-XXXX#"))
+            #expect(try await app.verifyPayload(unknown)["reason"]?.stringValue == "unknown_issuer")
+            #expect(try await app.verifyPayload(String(repeating: "A", count: 5000))["reason"]?.stringValue == "oversized")
+            #expect(try await app.verifyPayload("not a token")["reason"]?.stringValue == "malformed")
+            // A token signed by a real key but never issued (claims changed and re-signed is impossible without
+            // the key, so: a signature from another key under the right kid).
+            let forged = SigningKeyMaterial.generate(kid: try #require(CompactJWS.keyID(of: payload)), algorithm: .edDSA)
+            let reSigned = try CompactJWS.sign(payload: try #require(Base64URL.decode(parts[1])), key: forged, type: LicenceVerifier.tokenType)
+            #expect(try await app.verifyPayload(reSigned)["reason"]?.stringValue == "bad_signature")
+            // A missing payload is a 422 problem, not a 500.
+            let (status, _, headers) = try await app.call(.POST, "/api/v1/licences/verify", body: [:])
+            #expect(status == .unprocessableEntity)
+            #expect(headers.first(name: .contentType)?.hasPrefix("application/problem+json") == true)
+        }
+    }
+
+    @Test func revokeAndSuspend_changeWhatVerificationSays() async throws {
+        try await withTestApp(demo: true) { app in
+            let created = try await app.issueDemoPermit()
+            let id = try #require(created["id"]?.stringValue)
+            let payload = try #require(created["qr"]?["payload"]?.stringValue)
+            let clerk = try await app.login("demo-clerk")
+            let (noReason, _, _) = try await app.call(.POST, "/api/v1/licences/\(id)/suspend", token: clerk, body: [:])
+            #expect(noReason == .unprocessableEntity)
+            let (suspended, _, _) = try await app.call(.POST, "/api/v1/licences/\(id)/suspend", token: clerk, body: ["reason": "核查中"])
+            #expect(suspended == .ok)
+            var result = try await app.verifyPayload(payload)
+            #expect(result["valid"] == .bool(false))
+            #expect(result["reason"]?.stringValue == "suspended")
+            let (reinstated, _, _) = try await app.call(.POST, "/api/v1/licences/\(id)/reinstate", token: clerk, body: [:])
+            #expect(reinstated == .ok)
+            #expect(try await app.verifyPayload(payload)["valid"] == .bool(true))
+            // Someone outside the issuing department cannot revoke (the licence is not even visible).
+            let approver = try await app.login("demo-approver-1")
+            let (other, _, _) = try await app.call(.POST, "/api/v1/licences/\(id)/revoke", token: approver, body: ["reason": "x"])
+            #expect(other == .notFound)
+            let (revoked, _, _) = try await app.call(.POST, "/api/v1/licences/\(id)/revoke", token: clerk, body: ["reason": "以欺骗手段取得"])
+            #expect(revoked == .ok)
+            result = try await app.verifyPayload(payload)
+            #expect(result["valid"] == .bool(false))
+            #expect(result["reason"]?.stringValue == "revoked")
+            #expect(result["status"]?.stringValue == "revoked")
+            let (again, _, _) = try await app.call(.POST, "/api/v1/licences/\(id)/revoke", token: clerk, body: ["reason": "再次"])
+            #expect(again == .conflict)
+        }
+    }
+
+    @Test func expiredLicences_failWithExpired() async throws {
+        try await withTestApp(demo: true) { app in
+            let start = Date()
+            let now = NIOLockedValueBox(start)
+            app.clock = TongbanClock { now.withLockedValue { $0 } }
+            let tomorrow = ISO8601DateFormatter().string(from: start.addingTimeInterval(86_400))
+            let payload = try #require(try await app.issueDemoPermit(validUntil: tomorrow)["qr"]?["payload"]?.stringValue)
+            #expect(try await app.verifyPayload(payload)["valid"] == .bool(true))
+            now.withLockedValue { $0 = start.addingTimeInterval(2 * 86_400) }
+            let result = try await app.verifyPayload(payload)
+            #expect(result["valid"] == .bool(false))
+            #expect(result["reason"]?.stringValue == "expired")
+            #expect(result["status"]?.stringValue == "expired")
+        }
+    }
+
+    @Test func rotation_keepsOldLicencesValid_andSignsNewOnesWithTheNewKey() async throws {
+        try await withTestApp(demo: true) { app in
+            let first = try #require(try await app.issueDemoPermit()["qr"]?["payload"]?.stringValue)
+            guard let department = try await DirectoryService(db: app.db).department(code: "370100-SCJG") else {
+                Issue.record("demo department missing"); return
+            }
+            let keys = SigningKeyService(db: app.db, vault: app.keyVault, clock: app.clock)
+            let rotated = try await keys.rotate(department: department)
+            let second = try #require(try await app.issueDemoPermit()["qr"]?["payload"]?.stringValue)
+            #expect(CompactJWS.keyID(of: second) == rotated.kid)
+            #expect(CompactJWS.keyID(of: first) != rotated.kid)
+            #expect(try await app.verifyPayload(first)["valid"] == .bool(true))
+            #expect(try await app.verifyPayload(second)["valid"] == .bool(true))
+            let trust = try await app.call(.GET, "/.well-known/tongban-trust-list.json").1
+            guard case .array(let issuers)? = trust["issuers"],
+                let scjg = issuers.first(where: { $0["code"]?.stringValue == "370100-SCJG" }),
+                case .array(let jwks)? = scjg["keys"]
+            else { Issue.record("trust list shape"); return }
+            #expect(jwks.count == 2)
+            #expect(Set(jwks.compactMap { $0["status"]?.stringValue }) == ["active", "retired"])
+            #expect(jwks.allSatisfy { $0["kty"]?.stringValue == "OKP" && $0["crv"]?.stringValue == "Ed25519" })
+            // Offline: the same answer from the trust list alone.
+            let list = try JSONDecoder.iso8601.decode(TrustList.self, from: JSONEncoder().encode(trust))
+            let offline = LicenceVerifier.verify(
+                first, now: Date(), lookup: { list.keys()[$0] }, status: { _ in (.valid, nil) })
+            #expect(offline.valid)
+        }
+    }
+
+    @Test func badIssueRequests_areRefusedAllAtOnce() async throws {
+        try await withTestApp(demo: true) { app in
+            let clerk = try await app.login("demo-clerk")
+            let (status, problem, _) = try await app.call(
+                .POST, "/api/v1/licences", token: clerk,
+                body: ["typeCode": "demo-permit", "holder": ["idNumber": "123"], "fields": ["name": "", "colour": "red"]])
+            #expect(status == .unprocessableEntity)
+            let fields = Set((problem["errors"].flatMap { value -> [JSONValue]? in
+                if case .array(let items) = value { return items } else { return nil }
+            } ?? []).compactMap { $0["field"]?.stringValue })
+            #expect(fields.isSuperset(of: ["holder.idNumber", "fields.name", "fields.scope", "fields.colour"]))
+            let (unknownType, _, _) = try await app.call(.POST, "/api/v1/licences", token: clerk, body: ["typeCode": "no-such-type"])
+            #expect(unknownType == .unprocessableEntity)
+            // A citizen cannot issue; another department's staff cannot issue this type.
+            let citizen = try await app.login("demo-citizen")
+            let (forbidden, _, _) = try await app.call(
+                .POST, "/api/v1/licences", token: citizen,
+                body: ["typeCode": "demo-permit", "holder": ["idNumber": .string(Self.citizenID)], "fields": ["name": "a", "scope": "b"]])
+            #expect(forbidden == .forbidden)
+            let (anonymous, _, _) = try await app.call(.POST, "/api/v1/licences", body: ["typeCode": "demo-permit"])
+            #expect(anonymous == .unauthorized)
+        }
+    }
+
+    @Test func es256Keys_signAndVerify_andBase64URLIsCanonical() throws {
+        let key = SigningKeyMaterial.generate(kid: "p256-test", algorithm: .es256)
+        let token = try CompactJWS.sign(payload: Data(#"{"a":1}"#.utf8), key: key, type: "t")
+        let verified = try CompactJWS.verify(token) { $0 == "p256-test" ? key.verificationKey : nil }
+        #expect(verified.payload == Data(#"{"a":1}"#.utf8))
+        let jwk = key.verificationKey.jwk
+        #expect(VerificationKey(jwk: jwk) == key.verificationKey)
+        // "QQ" is the only encoding of "A"; "QR" decodes to the same byte in lenient decoders.
+        #expect(Base64URL.decode("QQ") == Data("A".utf8))
+        #expect(Base64URL.decode("QR") == nil)
+        #expect(Base64URL.decode("QQ==") == nil)
+        #expect(Base64URL.decode("Q") == nil)
+    }
+}
+
+extension JSONDecoder {
+    static var iso8601: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
