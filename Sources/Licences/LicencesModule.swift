@@ -15,6 +15,7 @@ public struct LicencesModule: TongbanModule {
 
     public func boot(_ app: Application) throws {
         try app.register(collection: LicencesController())
+        try app.register(collection: LicencePages())
         let docs = app.apiDocumentation
         let qr = Schema.object(["payload": Schema.string, "svgUrl": Schema.string, "pngUrl": Schema.string])
         let licence = Schema.object([

@@ -18,7 +18,7 @@ import requests
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import sync_playwright
 
-from conftest import HTTP_TIMEOUT, api_login, bearer, page_login
+from conftest import id_check_char, HTTP_TIMEOUT, api_login, bearer, page_login
 
 CHROMIUM = os.environ.get("TONGBAN_CHROMIUM", "/usr/bin/chromium")
 BLOCKING_IMPACTS = ("serious", "critical")
@@ -54,6 +54,9 @@ PAGES = [
     ("my-appointments", "/me/appointments", "demo-citizen"),
     ("appointment-reschedule", "/me/appointments/{booking}/reschedule", "demo-citizen"),
     ("staff-hall-bookings", "/staff/halls/{hall}/bookings?date={hall_date}", "demo-clerk"),
+    ("verify", "/verify", None),
+    ("verify-valid", "/verify?p={licence_payload}", None),
+    ("verify-tampered", "/verify?p={licence_payload}x", None),
 ]
 MODES = ("standard", "elderly", "en")
 
@@ -133,7 +136,11 @@ def application_pages(base_url) -> dict:
     assert bundle.status_code == 201, bundle.text[:300]
     inspection_application, inspection_task = _inspection_fixture(base_url)
     hall, hall_date, booking = _appointment_fixture(base_url)
-    return {"demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
+    licence = requests.post(base_url + "/api/v1/licences", headers=clerk, timeout=HTTP_TIMEOUT, json={
+        "typeCode": "demo-permit", "holder": {"idNumber": "37010219900307123" + id_check_char("37010219900307123")},
+        "fields": {"name": "无障碍检查", "scope": "核验页面"}})
+    assert licence.status_code == 201, licence.text[:300]
+    return {"licence_payload": licence.json()["qr"]["payload"], "demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
             "bundle_application": bundle.json()["id"], "inspection_application": inspection_application,
             "inspection_task": inspection_task, "hall": hall, "hall_date": hall_date, "booking": booking}
 

@@ -36,7 +36,10 @@ def test_issue_verify_revoke_and_qr_round_trip(base_url):
     png = requests.get(base_url + created["qr"]["pngUrl"], headers=bearer(clerk))
     assert png.status_code == 200 and png.headers["content-type"].startswith("image/png")
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)), formats=zxingcpp.BarcodeFormat.QRCode)
-    assert [d.text for d in decoded] == [payload]
+    # The code opens the verification page with exactly the payload in `p`.
+    assert len(decoded) == 1 and decoded[0].text.endswith("/verify?p=" + payload), decoded[0].text if decoded else None
+    page = requests.get(decoded[0].text.replace(decoded[0].text.split("/verify")[0], base_url), timeout=HTTP_TIMEOUT)
+    assert page.status_code == 200 and "演示许可" in page.text
     svg = requests.get(base_url + created["qr"]["svgUrl"], headers=bearer(clerk))
     assert svg.status_code == 200 and "<svg" in svg.text and 'role="img"' in svg.text
     # Strangers get no image.

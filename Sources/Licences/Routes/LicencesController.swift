@@ -95,7 +95,7 @@ struct LicencesController: RouteCollection {
     /// signed payload (level M), as an accessible SVG or a PNG.
     @Sendable func qrSVG(req: Request) async throws -> Response {
         let licence = try await service(req).visible(try Self.id(req), principal: try req.requirePrincipal())
-        let code = try QRCode.encode(licence.payload, correction: .medium)
+        let code = try QRCode.encode(Self.verificationURL(req, licence.payload), correction: .medium)
         let svg = code.svg(moduleSize: 4, border: 4, title: "电子证照二维码 \(licence.number) / Licence QR code")
         let response = Response(status: .ok, body: .init(string: svg))
         response.headers.contentType = HTTPMediaType(type: "image", subType: "svg+xml")
@@ -105,7 +105,7 @@ struct LicencesController: RouteCollection {
 
     @Sendable func qrPNG(req: Request) async throws -> Response {
         let licence = try await service(req).visible(try Self.id(req), principal: try req.requirePrincipal())
-        let code = try QRCode.encode(licence.payload, correction: .medium)
+        let code = try QRCode.encode(Self.verificationURL(req, licence.payload), correction: .medium)
         let response = Response(status: .ok, body: .init(data: Data(code.png(scale: 4, border: 4))))
         response.headers.contentType = .png
         response.headers.replaceOrAdd(name: .cacheControl, value: "private, no-store")
@@ -168,6 +168,20 @@ struct LicencesController: RouteCollection {
         response.headers.contentType = .json
         response.headers.replaceOrAdd(name: .cacheControl, value: "public, max-age=300")
         return response
+    }
+
+    /// What the QR code holds: the verification page's address with the signed token in `p`, so that any
+    /// phone camera opens the check; verifiers that read the token take it from `p`. The address is
+    /// `TONGBAN_PUBLIC_URL` when set, otherwise the host the request came to.
+    static func verificationURL(_ req: Request, _ payload: String) -> String {
+        var base = Environment.get("TONGBAN_PUBLIC_URL") ?? ""
+        if base.isEmpty {
+            let scheme = req.headers.first(name: "X-Forwarded-Proto") == "https" ? "https" : "http"
+            let host = req.headers.first(name: .host).flatMap { $0.isEmpty ? nil : $0 } ?? "localhost"
+            base = "\(scheme)://\(host)"
+        }
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + "/verify?p=" + payload
     }
 
     static func id(_ req: Request) throws -> UUID {

@@ -1,0 +1,102 @@
+import Fluent
+import Foundation
+import TongbanCore
+import Vapor
+import Web
+
+/// The public verification page (/verify): paste or scan a licence code and see whether it is genuine.
+struct LicencePages: RouteCollection {
+    static let strings = StringTable([
+        "verify_title": ("电子证照核验", "Verify an electronic licence"),
+        "verify_intro": (
+            "扫描证照二维码，或粘贴二维码中的内容，核验证照的真伪和状态。",
+            "Scan a licence QR code, or paste its content, to check that the licence is genuine and in force."
+        ),
+        "verify_label": ("证照码内容", "Licence code"),
+        "verify_hint": ("以 “ey” 开头的一串字符，或核验链接。", "A string that starts with “ey”, or a verification link."),
+        "verify_submit": ("核验", "Verify"),
+        "verify_valid": ("证照真实有效", "Genuine and valid"),
+        "verify_invalid": ("核验未通过", "Not valid"),
+        "verify_type": ("证照类型", "Licence type"),
+        "verify_issuer": ("签发机构", "Issued by"),
+        "verify_number": ("证照编号", "Number"),
+        "verify_holder": ("持证主体", "Holder"),
+        "verify_status": ("状态", "Status"),
+        "verify_validity": ("有效期", "Valid"),
+        "verify_long_term": ("长期", "long-term"),
+        "status_valid": ("有效", "valid"),
+        "status_suspended": ("暂停", "suspended"),
+        "status_revoked": ("已注销", "revoked"),
+        "status_expired": ("已过期", "expired"),
+        "status_unknown": ("未知", "unknown"),
+    ])
+
+    struct Field: Encodable, Sendable {
+        var label: String
+        var value: String
+    }
+
+    struct Page: Encodable, Sendable {
+        var payload: String
+        var checked: Bool
+        var valid: Bool
+        var message: String
+        var hasDetails: Bool
+        var typeName: String
+        var issuer: String
+        var number: String
+        var holder: String
+        var status: String
+        var validity: String
+        var fields: [Field]
+    }
+
+    func boot(routes: any RoutesBuilder) throws {
+        routes.get("verify", use: verify)
+    }
+
+    /// The token inside what was scanned: the token itself, or a verification link carrying it in `p`.
+    static func token(from scanned: String) -> String {
+        let trimmed = scanned.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let components = URLComponents(string: trimmed), components.scheme != nil,
+            let p = components.queryItems?.first(where: { $0.name == "p" })?.value
+        {
+            return p
+        }
+        return trimmed
+    }
+
+    @Sendable func verify(req: Request) async throws -> Response {
+        let scanned = String((try? req.query.get(String.self, at: "p"))?.prefix(8192) ?? "")
+        let english = req.preferences.language == .en
+        let t = LicencePages.strings.table(for: req.preferences.language)
+        var page = Page(
+            payload: scanned, checked: false, valid: false, message: "", hasDetails: false, typeName: "", issuer: "", number: "",
+            holder: "", status: "", validity: "", fields: [])
+        if !scanned.isEmpty {
+            let result = try await LicenceService(app: req.application, db: req.db).verify(Self.token(from: scanned))
+            page.checked = true
+            page.valid = result.valid
+            page.message = english ? result.messageEn : result.message
+            if result.type != nil {
+                page.hasDetails = true
+                var labels: [String: String] = [:]
+                var typeName = result.type ?? ""
+                if let code = result.type, let type = try await LicenceType.query(on: req.db).filter(\.$code == code).first() {
+                    typeName = english ? type.nameEn : type.nameZh
+                    for field in type.fields { labels[field.name] = english ? field.labelEn : field.labelZh }
+                }
+                page.typeName = typeName
+                page.issuer = result.issuerName ?? result.issuer ?? ""
+                page.number = result.number ?? ""
+                page.holder = result.holderMasked ?? ""
+                page.status = t["status_\(result.status)"] ?? result.status
+                let from = result.validFrom.map { LocalDate($0).description } ?? ""
+                let until = result.validUntil.map { LocalDate($0).description } ?? (t["verify_long_term"] ?? "")
+                page.validity = "\(from) – \(until)"
+                page.fields = result.fields.keys.sorted().map { Field(label: labels[$0] ?? $0, value: result.fields[$0] ?? "") }
+            }
+        }
+        return try await req.renderPage("licences/verify", titleKey: "verify_title", strings: Self.strings, page: page)
+    }
+}
