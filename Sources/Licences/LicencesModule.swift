@@ -14,6 +14,7 @@ public struct LicencesModule: TongbanModule {
     public var migrations: [any Migration] { [CreateLicences()] }
 
     public func boot(_ app: Application) throws {
+        app.licenceCache = LicenceCache()
         try app.register(collection: LicencesController())
         try app.register(collection: LicencePages())
         let docs = app.apiDocumentation

@@ -188,7 +188,7 @@ struct LicenceTests {
             guard let department = try await DirectoryService(db: app.db).department(code: "370100-SCJG") else {
                 Issue.record("demo department missing"); return
             }
-            let keys = SigningKeyService(db: app.db, vault: app.keyVault, clock: app.clock)
+            let keys = SigningKeyService(db: app.db, vault: app.keyVault, clock: app.clock, cache: app.licenceCache)
             let rotated = try await keys.rotate(department: department)
             let second = try #require(try await app.issueDemoPermit()["qr"]?["payload"]?.stringValue)
             #expect(CompactJWS.keyID(of: second) == rotated.kid)

@@ -1,6 +1,7 @@
 import Fluent
 import Foundation
 import Identity
+import NIOConcurrencyHelpers
 import SQLKit
 import TongbanCore
 import Vapor
@@ -10,11 +11,14 @@ public struct SigningKeyService: Sendable {
     let db: any Database
     let vault: KeyVault
     let clock: TongbanClock
+    /// Cleared when keys change on this node (other nodes see changes within the cache's lifetime).
+    let cache: LicenceCache?
 
-    public init(db: any Database, vault: KeyVault, clock: TongbanClock) {
+    public init(db: any Database, vault: KeyVault, clock: TongbanClock, cache: LicenceCache? = nil) {
         self.db = db
         self.vault = vault
         self.clock = clock
+        self.cache = cache
     }
 
     static func purpose(_ kid: String) -> String { "licences.signing-key:\(kid)" }
@@ -35,7 +39,9 @@ public struct SigningKeyService: Sendable {
         try await db.writeTransaction { tx in
             try await DepartmentKey.query(on: tx).filter(\.$departmentID == department.id).filter(\.$status == .active)
                 .set(\.$status, to: .retired).set(\.$retiredAt, to: clock.now()).update()
-            return try await SigningKeyService(db: tx, vault: vault, clock: clock).create(department: department, algorithm: algorithm)
+            cache?.clearKeys()
+            return try await SigningKeyService(db: tx, vault: vault, clock: clock, cache: cache).create(
+                department: department, algorithm: algorithm)
         }
     }
 
@@ -229,28 +235,42 @@ public struct LicenceService: Sendable {
     /// Verifies a scanned payload against the platform's keys and the licence's current status.
     public func verify(_ payload: String) async throws -> VerificationResult {
         guard payload.utf8.count <= CompactJWS.maximumLength else { return .failure("oversized") }
+        let cache = app.licenceCache
         var key: VerificationKey?
-        if let kid = CompactJWS.keyID(of: payload), kid.count <= 200,
-            let stored = try await DepartmentKey.query(on: db).filter(\.$kid == kid).filter(\.$status != .compromised).first()
-        {
-            key = stored.verificationKey
+        if let kid = CompactJWS.keyID(of: payload), kid.count <= 200 {
+            key = try await cache.key(kid, now: app.clock.now()) {
+                try await DepartmentKey.query(on: db).filter(\.$kid == kid).filter(\.$status != .compromised).first()?
+                    .verificationKey
+            }
         }
-        var licence: Licence?
-        // The status comes from the stored licence, found by the id inside the verified payload; the stored
-        // token must be exactly this one.
-        let claimsID = Self.unverifiedLicenceID(payload)
-        if let claimsID { licence = try await Licence.find(claimsID, on: db) }
+        // The status comes from the stored licence, found by the id inside the payload (one plain SELECT: this
+        // answers every scan). The verifier trusts it only after the signature checks and when the stored token
+        // is exactly this one.
+        var stored: (status: LicenceStatus, reason: String?, payload: String, typeID: UUID, departmentID: UUID)?
+        if let claimsID = Self.unverifiedLicenceID(payload), let sql = db as? any SQLDatabase,
+            let row = try await sql.raw("""
+                SELECT "status", "status_reason", "payload", "type_id", "department_id" FROM "licences_licences" \
+                WHERE "id" = \(bind: claimsID)
+                """).first(),
+            let status = LicenceStatus(rawValue: try row.decode(column: "status", as: String.self))
+        {
+            stored = (
+                status, try row.decode(column: "status_reason", as: String?.self), try row.decode(column: "payload", as: String.self),
+                try row.decode(column: "type_id", as: UUID.self), try row.decode(column: "department_id", as: UUID.self))
+        }
         var typeName: String?
         var issuerName: String?
-        if let licence {
-            typeName = try await LicenceType.find(licence.typeID, on: db)?.nameZh
-            issuerName = try await DirectoryService(db: db).department(id: licence.departmentID)?.name
+        if let stored {
+            typeName = try await cache.name("type:\(stored.typeID)") { try await LicenceType.find(stored.typeID, on: db)?.nameZh }
+            issuerName = try await cache.name("department:\(stored.departmentID)") {
+                try await DirectoryService(db: db).department(id: stored.departmentID)?.name
+            }
         }
         return LicenceVerifier.verify(
             payload, now: app.clock.now(), lookup: { kid in key?.kid == kid ? key : nil },
-            status: { claims in
-                guard let licence, licence.payload == payload, claims.lid == licence.id?.uuidString.lowercased() else { return nil }
-                return (licence.status, licence.statusReason)
+            status: { _ in
+                guard let stored, stored.payload == payload else { return nil }
+                return (stored.status, stored.reason)
             }, typeName: { _ in typeName }, issuerName: { _ in issuerName })
     }
 
@@ -304,4 +324,44 @@ public struct LicenceService: Sendable {
     }
 
     static let notFound = Problem.notFound("Licence", type: "/problems/licence-not-found")
+}
+
+/// What every scan looks up and rarely changes: verification keys by kid (10 seconds, so that a key marked
+/// compromised on another node stops verifying soon; cleared at once on this node), and the names of types
+/// and departments.
+public final class LicenceCache: Sendable {
+    static let keySeconds: TimeInterval = 10
+    private let keys = NIOLockedValueBox<[String: (key: VerificationKey?, until: Date)]>([:])
+    private let names = NIOLockedValueBox<[String: String]>([:])
+
+    public init() {}
+
+    func key(_ kid: String, now: Date, load: () async throws -> VerificationKey?) async throws -> VerificationKey? {
+        if let hit = keys.withLockedValue({ $0[kid] }), hit.until > now { return hit.key }
+        let loaded = try await load()
+        keys.withLockedValue { cache in
+            if cache.count > 10_000 { cache.removeAll() }
+            cache[kid] = (loaded, now.addingTimeInterval(Self.keySeconds))
+        }
+        return loaded
+    }
+
+    func name(_ key: String, load: () async throws -> String?) async throws -> String? {
+        if let hit = names.withLockedValue({ $0[key] }) { return hit }
+        let loaded = try await load()
+        if let loaded { names.withLockedValue { if $0.count > 10_000 { $0.removeAll() }; $0[key] = loaded } }
+        return loaded
+    }
+
+    public func clearKeys() { keys.withLockedValue { $0.removeAll() } }
+}
+
+extension Application {
+    private struct LicenceCacheKey: StorageKey { typealias Value = LicenceCache }
+
+    /// Created at boot by the licences module.
+    public var licenceCache: LicenceCache {
+        get { storage[LicenceCacheKey.self] ?? LicenceCache() }
+        set { storage[LicenceCacheKey.self] = newValue }
+    }
 }
