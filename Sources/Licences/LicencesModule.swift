@@ -37,6 +37,13 @@ public struct LicencesModule: TongbanModule {
                 "fields": Schema.object([:]), "validFrom": Schema.dateTime, "validUntil": Schema.dateTime,
             ]),
             response: Schema.ref("Licence"), success: 201, problems: [401, 403, 422]))
+        var bulk = APIOperation(
+            .POST, "/api/v1/licences/bulk", summary: "Issue licences from CSV (columns idNumber or uscc, validFrom, validUntil, fields)",
+            tag: "licences", requiresAuth: true, request: Schema.string,
+            response: Schema.object(["issued": Schema.integer, "licences": Schema.array(Schema.object(["id": Schema.uuid, "number": Schema.string]))]),
+            success: 201, problems: [401, 403, 413, 422], query: ["typeCode"])
+        bulk.requestContentType = "text/csv"
+        docs.add(bulk)
         docs.add(APIOperation(
             .GET, "/api/v1/licences", summary: "The caller's licence wallet", tag: "licences", requiresAuth: true,
             response: Schema.array(Schema.ref("Licence")), problems: [401]))

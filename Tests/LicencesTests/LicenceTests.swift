@@ -257,3 +257,51 @@ extension JSONDecoder {
         return decoder
     }
 }
+
+@Suite("Bulk issuance from CSV")
+struct BulkIssuanceTests {
+    func post(_ app: Application, csv: String, token: String, type: String = "demo-permit") async throws -> (HTTPStatus, JSONValue) {
+        var headers = HTTPHeaders()
+        headers.add(name: .authorization, value: "Bearer \(token)")
+        headers.contentType = HTTPMediaType(type: "text", subType: "csv")
+        let res = try await app.testing().sendRequest(.POST, "/api/v1/licences/bulk?typeCode=\(type)", headers: headers, body: ByteBuffer(string: csv))
+        return (res.status, (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: res.body))) ?? .null)
+    }
+
+    @Test func validRows_areIssuedAndVerify_aBadRowStoresNothing() async throws {
+        try await withTestApp(demo: true) { app in
+            let clerk = try await app.login("demo-clerk")
+            let ids = (0..<3).map { _ in Fixtures.randomIDNumber() }
+            let csv = "idNumber,name,scope,validUntil\r\n" + ids.enumerated().map { "\($1),\"许可, 第\($0)号\",演示,2030-01-01" }.joined(separator: "\r\n")
+            let (status, body) = try await post(app, csv: csv, token: clerk)
+            #expect(status == .created)
+            #expect(body["issued"] == .number(3))
+            guard case .array(let issued)? = body["licences"], let first = issued.first?["id"]?.stringValue else {
+                Issue.record("no licences"); return
+            }
+            let (_, licence, _) = try await app.call(.GET, "/api/v1/licences/\(first)", token: clerk)
+            #expect(licence["fields"]?["name"]?.stringValue?.hasPrefix("许可, 第") == true)
+            let payload = try #require(licence["qr"]?["payload"]?.stringValue)
+            #expect(try await app.verifyPayload(payload)["valid"] == .bool(true))
+            let before = try await Licence.query(on: app.db).count()
+            let bad = "idNumber,name,scope\n\(Fixtures.randomIDNumber()),甲,乙\n123,丙,丁\n\(Fixtures.randomIDNumber()),,戊\n"
+            let (refused, problem) = try await post(app, csv: bad, token: clerk)
+            #expect(refused == .unprocessableEntity)
+            let fields = "\(problem["errors"] ?? .null)"
+            #expect(fields.contains("row 3.holder.idNumber"))
+            #expect(fields.contains("row 4.fields.name"))
+            #expect(try await Licence.query(on: app.db).count() == before)
+            let (header, _) = try await post(app, csv: "idNumber,colour\n\(Fixtures.randomIDNumber()),red\n", token: clerk)
+            #expect(header == .unprocessableEntity)
+            let (unclosed, _) = try await post(app, csv: "idNumber,name,scope\n\"x,y,z\n", token: clerk)
+            #expect(unclosed == .unprocessableEntity)
+        }
+    }
+
+    @Test func csvParser_handlesQuotesAndLineEnds() throws {
+        #expect(try CSV.parse("a,b\r\n\"x,\"\"y\"\"\",z\n\n1,2") == [["a", "b"], ["x,\"y\"", "z"], ["1", "2"]])
+        #expect(try CSV.parse("\u{FEFF}h\n\"multi\nline\"") == [["h"], ["multi\nline"]])
+        #expect(throws: CSV.Failure.self) { try CSV.parse("a\n\"open") }
+        #expect(throws: CSV.Failure.self) { try CSV.parse("a\nb\"c") }
+    }
+}

@@ -43,6 +43,7 @@ struct LicencesController: RouteCollection {
         licences.post(use: issue)
         licences.get(use: wallet)
         licences.post("verify", use: verify)
+        licences.on(.POST, "bulk", body: .collect(maxSize: "20mb"), use: bulk)
         licences.get(":id", use: show)
         licences.get(":id", "qr.svg", use: qrSVG)
         licences.get(":id", "qr.png", use: qrPNG)
@@ -75,6 +76,20 @@ struct LicencesController: RouteCollection {
         let response = Response(status: .created)
         try response.content.encode(Self.view(licence))
         response.headers.replaceOrAdd(name: .location, value: "/api/v1/licences/\(try licence.requireID().uuidString.lowercased())")
+        return response
+    }
+
+    /// POST /api/v1/licences/bulk?typeCode=… (text/csv) — staff of the issuing department. 201 with every
+    /// number; 422 naming rows and columns, nothing stored.
+    @Sendable func bulk(req: Request) async throws -> Response {
+        let principal = try req.requirePrincipal()
+        guard let body = req.body.data, let text = body.getString(at: body.readerIndex, length: body.readableBytes) else {
+            throw Problem.validation([FieldError(field: "csv", message: "send the CSV as the request body (text/csv, UTF-8)")])
+        }
+        let typeCode = try? req.query.get(String.self, at: "typeCode")
+        let result = try await service(req).issueBulk(csv: text, typeCode: typeCode, principal: principal)
+        let response = Response(status: .created)
+        try response.content.encode(result)
         return response
     }
 

@@ -99,9 +99,16 @@ public struct LicenceService: Sendable {
     public struct Holder: Content {
         public var idNumber: String?
         public var uscc: String?
+
+        public init(idNumber: String? = nil, uscc: String? = nil) {
+            self.idNumber = idNumber
+            self.uscc = uscc
+        }
     }
 
     public struct IssueRequest: Content {
+        public init() {}
+
         public var typeCode: String?
         public var holder: Holder?
         public var fields: [String: JSONValue]?
@@ -113,8 +120,28 @@ public struct LicenceService: Sendable {
     /// Issues and signs a licence. 422 for an unknown type, a bad holder or fields (all errors at once);
     /// 403 when the principal is not clerk, approver or department administrator of the issuing department.
     public func issue(_ request: IssueRequest, principal: Principal) async throws -> Licence {
-        var errors = FieldErrors()
-        guard let code = request.typeCode, let type = try await LicenceType.query(on: db).filter(\.$code == code).first() else {
+        let (type, department) = try await authorize(typeCode: request.typeCode, principal: principal)
+        let now = app.clock.now()
+        let prepared = try await prepare(request, type: type, now: now, field: { $0 }, holders: HolderLookup(db: db))
+        guard let prepared = prepared.licence else { throw Problem.validation(prepared.errors) }
+        let signer = try await SigningKeyService(db: db, vault: app.keyVault, clock: app.clock).activeKey(department: department)
+        let licence = try Self.sign(prepared, type: type, department: department, signer: signer, issuer: principal.userID, now: now)
+        try await db.writeTransaction { tx in
+            for attempt in 0..<8 {
+                if try await Licence.query(on: tx).filter(\.$number == licence.number).count() > 0 && attempt < 7 {
+                    try Self.renumber(licence, signer: signer, now: now)
+                    continue
+                }
+                try await licence.create(on: tx)
+                return
+            }
+        }
+        return licence
+    }
+
+    /// The licence type and its department, if `principal` may issue it (422 unknown type, 403 otherwise).
+    func authorize(typeCode: String?, principal: Principal) async throws -> (LicenceType, DepartmentInfo) {
+        guard let code = typeCode, let type = try await LicenceType.query(on: db).filter(\.$code == code).first() else {
             throw Problem.validation([FieldError(field: "typeCode", message: "does not name a licence type")])
         }
         guard principal.isStaff,
@@ -123,6 +150,62 @@ public struct LicenceService: Sendable {
         guard let department = try await DirectoryService(db: db).department(id: type.departmentID) else {
             throw Problem(.internalServerError, detail: "licence type without department")
         }
+        return (type, department)
+    }
+
+    /// Finds registered holders: one query per holder, or for a whole batch at once.
+    struct HolderLookup: Sendable {
+        let db: any Database
+        var users: [String: UUID]? = nil
+        var enterprises: [String: UUID]? = nil
+
+        func user(_ idNumber: String) async throws -> UUID? {
+            if let users { return users[idNumber] }
+            return try await User.query(on: db).filter(\.$idNumber == idNumber).first()?.id
+        }
+
+        func enterprise(_ code: String) async throws -> UUID? {
+            if let enterprises { return enterprises[code] }
+            return try await Enterprise.query(on: db).filter(\.$creditCode == code).first()?.id
+        }
+
+        /// Loads every holder named in `ids` and `codes` with a few IN queries.
+        static func batch(db: any Database, ids: [String], codes: [String]) async throws -> HolderLookup {
+            var users: [String: UUID] = [:]
+            var enterprises: [String: UUID] = [:]
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                for user in try await User.query(on: db).filter(\.$idNumber ~~ chunk).all() {
+                    if let number = user.idNumber, let id = user.id { users[number] = id }
+                }
+            }
+            for chunk in stride(from: 0, to: codes.count, by: 500).map({ Array(codes[$0..<min($0 + 500, codes.count)]) }) {
+                for enterprise in try await Enterprise.query(on: db).filter(\.$creditCode ~~ chunk).all() {
+                    if let id = enterprise.id { enterprises[enterprise.creditCode] = id }
+                }
+            }
+            return HolderLookup(db: db, users: users, enterprises: enterprises)
+        }
+    }
+
+    /// A validated licence, not yet signed.
+    struct Prepared: Sendable {
+        var holderKind: HolderKind
+        var holderKey: String
+        var holderMasked: String
+        var holderUserID: UUID?
+        var holderEnterpriseID: UUID?
+        var values: [String: String]
+        var publicValues: [String: String]
+        var validFrom: Date
+        var validUntil: Date?
+        var applicationID: UUID?
+    }
+
+    /// Checks holder, fields and validity; every problem at once (`field` names them, e.g. with a row prefix).
+    func prepare(
+        _ request: IssueRequest, type: LicenceType, now: Date, field: (String) -> String, holders: HolderLookup
+    ) async throws -> (licence: Prepared?, errors: [FieldError]) {
+        var errors = FieldErrors()
         // Holder: exactly one of a resident ID number (person) or a unified social credit code (enterprise).
         var holderKind = HolderKind.person
         var holderKey = ""
@@ -134,102 +217,256 @@ public struct LicenceService: Sendable {
             if let number = try? ResidentIDNumber(id) {
                 holderKey = number.value
                 holderMasked = number.masked
-                holderUserID = try await User.query(on: db).filter(\.$idNumber == number.value).first()?.id
+                holderUserID = try await holders.user(number.value)
             } else {
-                errors.add("holder.idNumber", "is not a valid resident ID number (GB 11643)")
+                errors.add(field("holder.idNumber"), "is not a valid resident ID number (GB 11643)")
             }
         case (nil, let uscc?):
             holderKind = .enterprise
             if let credit = try? CreditCode(uscc) {
                 holderKey = credit.value
                 holderMasked = Masking.creditCode(credit.value)
-                holderEnterpriseID = try await Enterprise.query(on: db).filter(\.$creditCode == credit.value).first()?.id
+                holderEnterpriseID = try await holders.enterprise(credit.value)
             } else {
-                errors.add("holder.uscc", "is not a valid unified social credit code (GB 32100)")
+                errors.add(field("holder.uscc"), "is not a valid unified social credit code (GB 32100)")
             }
         default:
-            errors.add("holder", "must give exactly one of idNumber (a person) or uscc (an enterprise)")
+            errors.add(field("holder"), "must give exactly one of idNumber (a person) or uscc (an enterprise)")
         }
         if !holderKey.isEmpty && !type.holderKinds.contains(holderKind) {
-            errors.add("holder", "this licence type is not issued to \(holderKind == .person ? "persons" : "enterprises")")
+            errors.add(field("holder"), "this licence type is not issued to \(holderKind == .person ? "persons" : "enterprises")")
         }
         // Fields: every required one present, no unknown ones, values of the declared kind.
         let given = request.fields ?? [:]
         var values: [String: String] = [:]
-        let known = Dictionary(uniqueKeysWithValues: type.fields.map { ($0.name, $0) })
-        for name in given.keys.sorted() where known[name] == nil { errors.add("fields.\(name)", "is not a field of this licence type") }
-        for field in type.fields {
+        let definitions = type.fields
+        let known = Dictionary(uniqueKeysWithValues: definitions.map { ($0.name, $0) })
+        for name in given.keys.sorted() where known[name] == nil {
+            errors.add(field("fields.\(name)"), "is not a field of this licence type")
+        }
+        for definition in definitions {
             let text: String?
-            switch given[field.name] {
+            switch given[definition.name] {
             case .string(let s)?: text = s.trimmingCharacters(in: .whitespacesAndNewlines)
             case .number(let n)?: text = n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
             case nil, .null?: text = nil
             default:
-                errors.add("fields.\(field.name)", "must be text")
+                errors.add(field("fields.\(definition.name)"), "must be text")
                 continue
             }
             guard let text, !text.isEmpty else {
-                if field.required { errors.add("fields.\(field.name)", "is required") }
+                if definition.required { errors.add(field("fields.\(definition.name)"), "is required") }
                 continue
             }
-            if text.count > 500 { errors.add("fields.\(field.name)", "must have at most 500 characters") }
-            if field.type == .number, Double(text) == nil { errors.add("fields.\(field.name)", "must be a number") }
-            if field.type == .date, LocalDate(text) == nil { errors.add("fields.\(field.name)", "must be a date (YYYY-MM-DD)") }
-            values[field.name] = text
+            if text.count > 500 { errors.add(field("fields.\(definition.name)"), "must have at most 500 characters") }
+            if definition.type == .number, Double(text) == nil { errors.add(field("fields.\(definition.name)"), "must be a number") }
+            if definition.type == .date, LocalDate(text) == nil {
+                errors.add(field("fields.\(definition.name)"), "must be a date (YYYY-MM-DD)")
+            }
+            values[definition.name] = text
         }
-        let now = app.clock.now()
         let validFrom = request.validFrom ?? now
         var validUntil = request.validUntil
         if validUntil == nil, type.validityYears > 0 {
             validUntil = Calendar(identifier: .gregorian).date(byAdding: .year, value: type.validityYears, to: validFrom)
         }
-        if let until = validUntil, until <= validFrom { errors.add("validUntil", "must be after validFrom") }
-        if let until = validUntil, until < now { errors.add("validUntil", "must not be in the past") }
-        try errors.throwIfAny()
+        if let until = validUntil, until <= validFrom { errors.add(field("validUntil"), "must be after validFrom") }
+        if let until = validUntil, until < now { errors.add(field("validUntil"), "must not be in the past") }
+        guard errors.isEmpty else { return (nil, errors.errors) }
+        return (
+            Prepared(
+                holderKind: holderKind, holderKey: holderKey, holderMasked: holderMasked, holderUserID: holderUserID,
+                holderEnterpriseID: holderEnterpriseID, values: values,
+                publicValues: values.filter { name, _ in known[name]?.public == true }, validFrom: validFrom,
+                validUntil: validUntil, applicationID: request.applicationId),
+            []
+        )
+    }
 
-        let signer = try await SigningKeyService(db: db, vault: app.keyVault, clock: app.clock).activeKey(department: department)
+    /// Builds and signs the licence (no database work).
+    static func sign(
+        _ prepared: Prepared, type: LicenceType, department: DepartmentInfo, signer: SigningKeyMaterial, issuer: UUID, now: Date
+    ) throws -> Licence {
         let licence = Licence()
         licence.id = UUID()
         licence.typeID = try type.requireID()
         licence.typeCode = type.code
         licence.departmentID = department.id
-        licence.holderKind = holderKind
-        licence.holderKey = holderKey
-        licence.holderMasked = holderMasked
-        licence.holderUserID = holderUserID
-        licence.holderEnterpriseID = holderEnterpriseID
-        licence.fieldsJSON = try JSONText.encode(values)
-        licence.validFrom = validFrom
-        licence.validUntil = validUntil
+        licence.holderKind = prepared.holderKind
+        licence.holderKey = prepared.holderKey
+        licence.holderMasked = prepared.holderMasked
+        licence.holderUserID = prepared.holderUserID
+        licence.holderEnterpriseID = prepared.holderEnterpriseID
+        licence.fieldsJSON = try JSONText.encode(prepared.values)
+        licence.validFrom = prepared.validFrom
+        licence.validUntil = prepared.validUntil
         licence.status = .valid
         licence.kid = signer.kid
-        licence.applicationID = request.applicationId
-        licence.issuedBy = principal.userID
+        licence.applicationID = prepared.applicationID
+        licence.issuedBy = issuer
         licence.createdAt = now
         licence.updatedAt = now
-        let publicFields = values.filter { name, _ in known[name]?.public == true }
-        let masked = holderMasked
-        let until = validUntil
-        try await db.writeTransaction { tx in
-            for attempt in 0..<8 {
-                licence.number = Self.number(now: now)
-                let claims = LicenceClaims(
-                    v: 1, lid: try licence.requireID().uuidString.lowercased(), num: licence.number, typ: type.code,
-                    iss: department.code, hm: masked, f: publicFields, nbf: Int64(validFrom.timeIntervalSince1970),
-                    exp: until.map { Int64($0.timeIntervalSince1970) }, iat: Int64(now.timeIntervalSince1970))
-                licence.payload = try CompactJWS.sign(payload: try claims.encoded(), key: signer, type: LicenceVerifier.tokenType)
-                if try await Licence.query(on: tx).filter(\.$number == licence.number).count() > 0 && attempt < 7 { continue }
-                try await licence.create(on: tx)
-                return
-            }
-        }
+        licence.number = number(now: now)
+        licence.payload = try CompactJWS.sign(
+            payload: try claims(licence, typeCode: type.code, issuer: department.code, publicValues: prepared.publicValues, now: now)
+                .encoded(),
+            key: signer, type: LicenceVerifier.tokenType)
         return licence
     }
 
-    /// `DZZZ` + date + 8 random digits: unique, and readable over the phone.
+    static func claims(_ licence: Licence, typeCode: String, issuer: String, publicValues: [String: String], now: Date) throws
+        -> LicenceClaims
+    {
+        LicenceClaims(
+            v: 1, lid: try licence.requireID().uuidString.lowercased(), num: licence.number, typ: typeCode, iss: issuer,
+            hm: licence.holderMasked, f: publicValues, nbf: Int64(licence.validFrom.timeIntervalSince1970),
+            exp: licence.validUntil.map { Int64($0.timeIntervalSince1970) }, iat: Int64(now.timeIntervalSince1970))
+    }
+
+    /// A new number after a collision, and the token signed again over it.
+    static func renumber(_ licence: Licence, signer: SigningKeyMaterial, now: Date) throws {
+        guard let token = try? CompactJWS.verify(licence.payload, lookup: { _ in signer.verificationKey }),
+            var claims = try? JSONDecoder().decode(LicenceClaims.self, from: token.payload)
+        else { throw Problem(.internalServerError, detail: "cannot renumber a licence") }
+        licence.number = number(now: now)
+        claims.num = licence.number
+        licence.payload = try CompactJWS.sign(payload: try claims.encoded(), key: signer, type: LicenceVerifier.tokenType)
+    }
+
+    /// The result of a bulk issuance.
+    public struct BulkResult: Content {
+        public struct Issued: Content {
+            public var id: UUID
+            public var number: String
+        }
+
+        public var issued: Int
+        public var licences: [Issued]
+    }
+
+    public static let bulkLimit = 20_000
+
+    /// Issues one licence per CSV row (columns `idNumber` or `uscc`, optional `validFrom`/`validUntil` as
+    /// YYYY-MM-DD or ISO 8601, and the type's field names). Every row is checked first: any problem answers
+    /// 422 naming rows and columns, and nothing is stored. Signed with one key; stored in one transaction.
+    public func issueBulk(csv: String, typeCode: String?, principal: Principal) async throws -> BulkResult {
+        let (type, department) = try await authorize(typeCode: typeCode, principal: principal)
+        let records: [[String]]
+        do {
+            records = try CSV.parse(csv, maxRecords: Self.bulkLimit + 1)
+        } catch let failure as CSV.Failure {
+            throw Problem.validation([FieldError(field: "csv", message: "line \(failure.line): \(failure.description)")])
+        }
+        guard let header = records.first?.map({ $0.trimmingCharacters(in: .whitespaces) }), records.count > 1 else {
+            throw Problem.validation([FieldError(field: "csv", message: "needs a header row and at least one licence")])
+        }
+        var errors = FieldErrors()
+        let known = Set(type.fields.map(\.name)).union(["idNumber", "uscc", "validFrom", "validUntil"])
+        for column in header where !known.contains(column) { errors.add("csv.header", "unknown column '\(column)'") }
+        if Set(header).count != header.count { errors.add("csv.header", "repeats a column") }
+        try errors.throwIfAny()
+        let rows = records.dropFirst()
+        func value(_ row: [String], _ column: String) -> String? {
+            guard let index = header.firstIndex(of: column), index < row.count else { return nil }
+            let text = row[index].trimmingCharacters(in: .whitespaces)
+            return text.isEmpty ? nil : text
+        }
+        let holders = try await HolderLookup.batch(
+            db: db, ids: rows.compactMap { value($0, "idNumber")?.uppercased() }, codes: rows.compactMap { value($0, "uscc")?.uppercased() })
+        let now = app.clock.now()
+        var prepared: [Prepared] = []
+        prepared.reserveCapacity(rows.count)
+        for (offset, row) in rows.enumerated() {
+            let number = offset + 2
+            if row.count != header.count {
+                errors.add("row \(number)", "has \(row.count) columns, the header has \(header.count)")
+                continue
+            }
+            var request = IssueRequest()
+            request.typeCode = type.code
+            request.holder = Holder(idNumber: value(row, "idNumber"), uscc: value(row, "uscc"))
+            var fields: [String: JSONValue] = [:]
+            for definition in type.fields { if let text = value(row, definition.name) { fields[definition.name] = .string(text) } }
+            request.fields = fields
+            for (column, assign) in [("validFrom", { (d: Date) in request.validFrom = d }), ("validUntil", { request.validUntil = $0 })] {
+                guard let text = value(row, column) else { continue }
+                if let date = Self.date(text) { assign(date) } else { errors.add("row \(number).\(column)", "must be YYYY-MM-DD or ISO 8601") }
+            }
+            let result = try await prepare(request, type: type, now: now, field: { "row \(number).\($0)" }, holders: holders)
+            for error in result.errors { errors.add(error.field, error.message) }
+            if let licence = result.licence { prepared.append(licence) }
+            if errors.errors.count >= 100 { break }
+        }
+        try errors.throwIfAny()
+        let signer = try await SigningKeyService(db: db, vault: app.keyVault, clock: app.clock).activeKey(department: department)
+        let licences = try prepared.map {
+            try Self.sign($0, type: type, department: department, signer: signer, issuer: principal.userID, now: now)
+        }
+        // Numbers unique within the batch and against what is stored (a race with another issuer still fails
+        // the transaction on the unique index, and nothing is stored).
+        var seen = Set<String>()
+        for licence in licences where !seen.insert(licence.number).inserted {
+            repeat { try Self.renumber(licence, signer: signer, now: now) } while !seen.insert(licence.number).inserted
+        }
+        let stored = try await existingNumbers(Array(seen))
+        for licence in licences where stored.contains(licence.number) {
+            repeat { try Self.renumber(licence, signer: signer, now: now) } while seen.contains(licence.number) || stored.contains(licence.number)
+            seen.insert(licence.number)
+        }
+        try await db.writeTransaction { tx in
+            for start in stride(from: 0, to: licences.count, by: 200) {
+                try await Self.insert(Array(licences[start..<min(start + 200, licences.count)]), tx: tx)
+            }
+        }
+        return BulkResult(issued: licences.count, licences: licences.compactMap { l in l.id.map { .init(id: $0, number: l.number) } })
+    }
+
+    func existingNumbers(_ numbers: [String]) async throws -> Set<String> {
+        var found = Set<String>()
+        for start in stride(from: 0, to: numbers.count, by: 500) {
+            let chunk = Array(numbers[start..<min(start + 500, numbers.count)])
+            for licence in try await Licence.query(on: db).filter(\.$number ~~ chunk).field(\.$id).field(\.$number).all() {
+                found.insert(licence.number)
+            }
+        }
+        return found
+    }
+
+    /// One multi-row INSERT (plain SQL; the bulk path signs and stores thousands per second).
+    static func insert(_ licences: [Licence], tx: any Database) async throws {
+        guard let sql = tx as? any SQLDatabase else {
+            for licence in licences { try await licence.create(on: tx) }
+            return
+        }
+        var query = SQLQueryString(
+            #"INSERT INTO "licences_licences" ("id", "number", "type_id", "type_code", "department_id", "holder_kind", "holder_key", "holder_masked", "holder_user_id", "holder_enterprise_id", "fields", "valid_from", "valid_until", "status", "status_reason", "kid", "payload", "application_id", "issued_by", "created_at", "updated_at") VALUES "#
+        )
+        for (index, l) in licences.enumerated() {
+            if index > 0 { query.appendLiteral(", ") }
+            let values: [any Encodable & Sendable] = [
+                l.id, l.number, l.typeID, l.typeCode, l.departmentID, l.holderKind.rawValue, l.holderKey, l.holderMasked,
+                l.holderUserID, l.holderEnterpriseID, l.fieldsJSON, l.validFrom, l.validUntil, l.status.rawValue, l.statusReason,
+                l.kid, l.payload, l.applicationID, l.issuedBy, l.createdAt, l.updatedAt,
+            ]
+            query.appendLiteral("(")
+            for (position, value) in values.enumerated() {
+                if position > 0 { query.appendLiteral(", ") }
+                query.appendInterpolation(bind: value)
+            }
+            query.appendLiteral(")")
+        }
+        try await sql.raw(query).run()
+    }
+
+    static func date(_ text: String) -> Date? {
+        if let day = LocalDate(text) { return day.start(in: .shanghai) }
+        return ISO8601DateFormatter().date(from: text)
+    }
+
+    /// `DZZZ` + date + 10 random digits: unique (checked), and readable over the phone in groups.
     static func number(now: Date) -> String {
         let date = LocalDate(now)
-        return String(format: "DZZZ%04d%02d%02d%08d", date.year, date.month, date.day, Int.random(in: 0...99_999_999))
+        return String(format: "DZZZ%04d%02d%02d%010d", date.year, date.month, date.day, Int.random(in: 0...9_999_999_999))
     }
 
     /// Verifies a scanned payload against the platform's keys and the licence's current status.
