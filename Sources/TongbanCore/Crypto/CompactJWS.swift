@@ -78,7 +78,8 @@ public struct VerificationKey: Sendable, Equatable {
         }
     }
 
-    func verify(signature: Data, over message: Data) -> Bool {
+    /// One signature check with swift-crypto (Ed25519 or ECDSA P-256, raw r‖s).
+    public func verify(signature: Data, over message: Data) -> Bool {
         switch algorithm {
         case .edDSA:
             guard signature.count == 64, let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey) else { return false }
