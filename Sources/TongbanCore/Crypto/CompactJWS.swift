@@ -5,28 +5,69 @@ import Foundation
 /// (the unused low bits of the last character are zero), so one byte string has exactly one encoding
 /// and a payload that differs in any character never decodes to the same bytes.
 public enum Base64URL {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, c) in alphabet.enumerated() { table[Int(c)] = UInt8(index) }
+        return table
+    }()
+
     public static func encode(_ data: some Sequence<UInt8>) -> String {
-        Data(data).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let bytes = Array(data)
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            i += 3
+        }
+        switch bytes.count - i {
+        case 1:
+            let n = UInt32(bytes[i]) << 16
+            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)]]
+        case 2:
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)]]
+        default:
+            break
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
+    /// Decodes strictly: nil for any character outside the alphabet, padding, an impossible length, or
+    /// non-zero unused bits in the last character (a non-canonical encoding).
     public static func decode(_ text: some StringProtocol) -> Data? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 4 != 1 else { return nil }
-        for c in utf8 {
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"):
-                continue
-            default:
-                return nil
-            }
+        if let result = text.utf8.withContiguousStorageIfAvailable({ decode(bytes: $0) }) { return result }
+        return Array(text.utf8).withUnsafeBufferPointer { decode(bytes: $0) }
+    }
+
+    static func decode(bytes: UnsafeBufferPointer<UInt8>) -> Data? {
+        let count = bytes.count
+        guard count % 4 != 1 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(count * 3 / 4)
+        var i = 0
+        while i + 4 <= count {
+            let a = values[Int(bytes[i])], b = values[Int(bytes[i + 1])], c = values[Int(bytes[i + 2])], d = values[Int(bytes[i + 3])]
+            guard a | b | c | d < 64 else { return nil }
+            let n = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+            out += [UInt8(n >> 16), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+            i += 4
         }
-        var standard = String(decoding: utf8, as: UTF8.self).replacingOccurrences(of: "-", with: "+")
-            .replacingOccurrences(of: "_", with: "/")
-        standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
-        guard let data = Data(base64Encoded: standard), encode(data) == String(decoding: utf8, as: UTF8.self) else { return nil }
-        return data
+        switch count - i {
+        case 2:
+            let a = values[Int(bytes[i])], b = values[Int(bytes[i + 1])]
+            guard a | b < 64, b & 0x0F == 0 else { return nil }
+            out.append(a << 2 | b >> 4)
+        case 3:
+            let a = values[Int(bytes[i])], b = values[Int(bytes[i + 1])], c = values[Int(bytes[i + 2])]
+            guard a | b | c < 64, c & 0x03 == 0 else { return nil }
+            out += [a << 2 | b >> 4, (b & 0x0F) << 4 | c >> 2]
+        default:
+            break
+        }
+        return Data(out)
     }
 }
 
@@ -172,6 +213,14 @@ public enum CompactJWS {
         return signingInput + "." + Base64URL.encode(signature)
     }
 
+    /// The header members read; any other value type for them makes the token malformed.
+    struct Header: Decodable {
+        var alg: String?
+        var kid: String?
+        var typ: String?
+        var crit: [String]?
+    }
+
     public struct Verified: Sendable {
         public var kid: String
         public var type: String?
@@ -180,30 +229,29 @@ public enum CompactJWS {
 
     /// The header's key id, read without verifying (to find the key).
     public static func keyID(of token: String) -> String? {
-        guard let first = token.split(separator: ".", omittingEmptySubsequences: false).first,
-            let data = Base64URL.decode(first),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        guard let first = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first,
+            let data = Base64URL.decode(first)
         else { return nil }
-        return object["kid"] as? String
+        return (try? JSONDecoder().decode(Header.self, from: data))?.kid
     }
 
     /// Verifies `token` against the keys `lookup` finds by kid; the payload bytes when valid.
     public static func verify(_ token: String, lookup: (String) -> VerificationKey?) throws(Failure) -> Verified {
         guard token.utf8.count <= maximumLength else { throw .oversized }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let headerData = Base64URL.decode(parts[0]), let payload = Base64URL.decode(parts[1]),
-            let signature = Base64URL.decode(parts[2]),
-            let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any]
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 3, let headerData = Base64URL.decode(Substring(parts[0])), let payload = Base64URL.decode(Substring(parts[1])),
+            let signature = Base64URL.decode(Substring(parts[2])),
+            let header = try? JSONDecoder().decode(Header.self, from: headerData)
         else { throw .malformed }
-        guard let algName = header["alg"] as? String, let alg = JWSAlgorithm(rawValue: algName) else {
+        guard let algName = header.alg, let alg = JWSAlgorithm(rawValue: algName) else {
             throw .unsupportedAlgorithm
         }
         // Extensions the verifier would have to understand are refused (RFC 7515 §4.1.11).
-        if header["crit"] != nil { throw .unsupportedAlgorithm }
-        guard let kid = header["kid"] as? String, let key = lookup(kid) else { throw .unknownKey }
+        if header.crit != nil { throw .unsupportedAlgorithm }
+        guard let kid = header.kid, let key = lookup(kid) else { throw .unknownKey }
         guard key.algorithm == alg else { throw .unsupportedAlgorithm }
-        let signingInput = Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
+        let signingInput = Data(token.utf8.prefix(parts[0].count + 1 + parts[1].count))
         guard key.verify(signature: signature, over: signingInput) else { throw .badSignature }
-        return Verified(kid: kid, type: header["typ"] as? String, payload: payload)
+        return Verified(kid: kid, type: header.typ, payload: payload)
     }
 }
