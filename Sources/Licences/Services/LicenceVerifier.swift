@@ -87,7 +87,7 @@ public enum LicenceVerifier {
         } catch {
             return .failure(error.rawValue)
         }
-        guard verified.type == tokenType, let claims = try? JSONDecoder().decode(LicenceClaims.self, from: verified.payload),
+        guard verified.type == tokenType, let claims = try? CompactJWS.decoder.decode(LicenceClaims.self, from: verified.payload),
             claims.v == 1
         else { return .failure("malformed") }
         var result = VerificationResult(
