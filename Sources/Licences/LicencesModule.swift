@@ -57,6 +57,11 @@ public struct LicencesModule: TongbanModule {
             op.responseContentType = media
             docs.add(op)
         }
+        var credential = APIOperation(
+            .GET, "/api/v1/licences/{id}/credential", summary: "The licence as a W3C VC 2.0 VC-JWT (holder)", tag: "licences",
+            requiresAuth: true, response: Schema.string, problems: [401, 404, 409])
+        credential.responseContentType = LicenceCredential.mediaType
+        docs.add(credential)
         docs.add(APIOperation(
             .POST, "/api/v1/licences/verify", summary: "Verify a scanned licence payload (public)", tag: "licences",
             request: Schema.object(["payload": Schema.string]), response: verification, problems: [422]))

@@ -305,3 +305,33 @@ struct BulkIssuanceTests {
         #expect(throws: CSV.Failure.self) { try CSV.parse("a\nb\"c") }
     }
 }
+
+@Suite("Wallet credentials (VC-JWT)")
+struct CredentialTests {
+    @Test func holderDownloadsAVCJWT_signedByTheIssuer_othersGet404() async throws {
+        try await withTestApp(demo: true) { app in
+            let created = try await app.issueDemoPermit()
+            let id = try #require(created["id"]?.stringValue)
+            let citizen = try await app.login("demo-citizen")
+            var headers = HTTPHeaders()
+            headers.add(name: .authorization, value: "Bearer \(citizen)")
+            let res = try await app.testing().sendRequest(.GET, "/api/v1/licences/\(id)/credential", headers: headers)
+            #expect(res.status == .ok)
+            #expect(res.headers.first(name: .contentType) == "application/vc+jwt")
+            let token = String(buffer: res.body)
+            let trust = try await app.call(.GET, "/.well-known/tongban-trust-list.json").1
+            let list = try JSONDecoder.iso8601.decode(TrustList.self, from: JSONEncoder().encode(trust))
+            let verified = try CompactJWS.verify(token) { list.keys()[$0] }
+            #expect(verified.type == "vc+jwt")
+            let credential = try JSONDecoder().decode(LicenceCredential.self, from: verified.payload)
+            #expect(credential.type.contains("VerifiableCredential"))
+            #expect(credential.credentialSubject.licenceNumber == created["number"]?.stringValue)
+            #expect(credential.credentialSubject.fields["scope"] == "演示用途")
+            let clerk = try await app.login("demo-clerk")
+            let (other, _, _) = try await app.call(.GET, "/api/v1/licences/\(id)/credential", token: clerk)
+            #expect(other == .notFound)
+            let (anonymous, _, _) = try await app.call(.GET, "/api/v1/licences/\(id)/credential")
+            #expect(anonymous == .unauthorized)
+        }
+    }
+}

@@ -69,3 +69,44 @@ def test_trust_list_and_bad_input(base_url):
     assert r.status_code in (200, 413)
     if r.status_code == 200:
         assert r.json()["valid"] is False
+
+
+def test_vc_jwt_verifies_with_an_independent_jose_library(base_url):
+    """The wallet download is a VC-JWT that joserfc verifies with the issuer's JWK from the trust list."""
+    import base64
+    import json
+    import warnings
+
+    from joserfc import jws
+    from joserfc.jwk import ECKey, OKPKey
+
+    created = issue(base_url, api_login(base_url, "demo-clerk")["accessToken"])
+    citizen = api_login(base_url, "demo-citizen")["accessToken"]
+    r = requests.get(f"{base_url}/api/v1/licences/{created['id']}/credential", headers=bearer(citizen), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vc+jwt")
+    token = r.text
+    head = token.split(".")[0]
+    header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    assert header["typ"] == "vc+jwt" and header["cty"] == "vc"
+    trust = requests.get(f"{base_url}/.well-known/tongban-trust-list.json", timeout=HTTP_TIMEOUT).json()
+    jwk = next(k for issuer in trust["issuers"] for k in issuer["keys"] if k["kid"] == header["kid"])
+    public = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y", "kid")}
+    key = OKPKey.import_key(public) if jwk["kty"] == "OKP" else ECKey.import_key(public)
+    registry = jws.JWSRegistry(algorithms=[header["alg"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joserfc prefers the fully-specified "Ed25519" name (RFC 9864)
+        verified = jws.deserialize_compact(token, key, algorithms=[header["alg"]], registry=registry)
+        credential = json.loads(verified.payload)
+        assert credential["@context"][0] == "https://www.w3.org/ns/credentials/v2"
+        assert "VerifiableCredential" in credential["type"]
+        assert credential["credentialSubject"]["licenceNumber"] == created["number"]
+        assert citizen_id() not in verified.payload.decode()
+        # One changed character in the payload part and the library refuses it.
+        head, body, sig = token.split(".")
+        tampered = ".".join([head, body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1], sig])
+        with pytest.raises(Exception):
+            jws.deserialize_compact(tampered, key, algorithms=[header["alg"]], registry=registry)
+    # Only the holder gets it.
+    clerk = api_login(base_url, "demo-clerk")["accessToken"]
+    assert requests.get(f"{base_url}/api/v1/licences/{created['id']}/credential", headers=bearer(clerk),
+                        timeout=HTTP_TIMEOUT).status_code == 404

@@ -47,6 +47,7 @@ struct LicencesController: RouteCollection {
         licences.get(":id", use: show)
         licences.get(":id", "qr.svg", use: qrSVG)
         licences.get(":id", "qr.png", use: qrPNG)
+        licences.get(":id", "credential", use: credential)
         licences.post(":id", "revoke", use: revoke)
         licences.post(":id", "suspend", use: suspend)
         licences.post(":id", "reinstate", use: reinstate)
@@ -76,6 +77,18 @@ struct LicencesController: RouteCollection {
         let response = Response(status: .created)
         try response.content.encode(Self.view(licence))
         response.headers.replaceOrAdd(name: .location, value: "/api/v1/licences/\(try licence.requireID().uuidString.lowercased())")
+        return response
+    }
+
+    /// GET /api/v1/licences/{id}/credential — the holder: the licence as a VC-JWT (application/vc+jwt).
+    @Sendable func credential(req: Request) async throws -> Response {
+        let principal = try req.requirePrincipal()
+        let base = Self.verificationURL(req, "").replacingOccurrences(of: "/verify?p=", with: "")
+        let token = try await service(req).credential(try Self.id(req), principal: principal, baseURL: base)
+        let response = Response(status: .ok, body: .init(string: token))
+        response.headers.replaceOrAdd(name: .contentType, value: LicenceCredential.mediaType)
+        response.headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename=\"licence.vc.jwt\"")
+        response.headers.replaceOrAdd(name: .cacheControl, value: "private, no-store")
         return response
     }
 

@@ -511,6 +511,39 @@ public struct LicenceService: Sendable {
             }, typeName: { _ in typeName }, issuerName: { _ in issuerName })
     }
 
+    /// The holder's licence as a VC-JWT (the holder, or a member of the holding enterprise; 404 otherwise).
+    public func credential(_ id: UUID, principal: Principal, baseURL: String) async throws -> String {
+        guard let licence = try await Licence.find(id, on: db),
+            licence.holderUserID == principal.userID
+                || (licence.holderEnterpriseID != nil && licence.holderEnterpriseID == principal.actingFor)
+        else { throw Self.notFound }
+        guard let type = try await LicenceType.find(licence.typeID, on: db),
+            let department = try await DirectoryService(db: db).department(id: licence.departmentID),
+            let stored = try await DepartmentKey.query(on: db).filter(\.$kid == licence.kid).first()
+        else { throw Self.notFound }
+        guard stored.status != .compromised else {
+            throw Problem.conflict("The key that signed this licence is no longer trusted.", type: "/problems/key-compromised")
+        }
+        let signer = try SigningKeyService(db: db, vault: app.keyVault, clock: app.clock).material(stored)
+        let iso = ISO8601DateFormatter()
+        let issuerID = baseURL + "/issuers/" + department.code
+        let now = app.clock.now()
+        let credential = LicenceCredential(
+            context: ["https://www.w3.org/ns/credentials/v2"], id: "urn:uuid:\(try licence.requireID().uuidString.lowercased())",
+            type: ["VerifiableCredential", "TongbanLicence"], issuer: .init(id: issuerID, name: department.name),
+            validFrom: iso.string(from: licence.validFrom), validUntil: licence.validUntil.map(iso.string(from:)),
+            credentialSubject: .init(
+                holder: licence.holderMasked, holderKind: licence.holderKind.rawValue, licenceNumber: licence.number,
+                licenceType: type.code, licenceTypeName: type.nameZh, fields: licence.fields),
+            credentialStatus: .init(id: baseURL + "/api/v1/licences/verify", type: "TongbanLicenceStatus"),
+            iss: issuerID, jti: "urn:uuid:\(try licence.requireID().uuidString.lowercased())",
+            iat: Int64(now.timeIntervalSince1970), nbf: Int64(licence.validFrom.timeIntervalSince1970),
+            exp: licence.validUntil.map { Int64($0.timeIntervalSince1970) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try CompactJWS.sign(payload: try encoder.encode(credential), key: signer, type: "vc+jwt", contentType: "vc")
+    }
+
     /// The licence id a payload claims (read before verification only to find the record; the verifier
     /// checks the signature and that the stored token is identical before anything is trusted).
     static func unverifiedLicenceID(_ payload: String) -> UUID? {

@@ -154,3 +154,49 @@ public struct TrustList: Codable, Sendable {
         issuers.first { $0.keys.contains { $0["kid"] == kid } }?.name
     }
 }
+
+/// A licence as a W3C Verifiable Credential 2.0, secured as a VC-JWT ("Securing Verifiable Credentials using
+/// JOSE and COSE": `typ` vc+jwt, `cty` vc, the credential as the JWS payload), signed with the issuing
+/// department's key so that any JOSE library can check it against the trust list.
+public struct LicenceCredential: Codable, Sendable {
+    public struct Issuer: Codable, Sendable {
+        public var id: String
+        public var name: String
+    }
+
+    public struct Subject: Codable, Sendable {
+        public var holder: String
+        public var holderKind: String
+        public var licenceNumber: String
+        public var licenceType: String
+        public var licenceTypeName: String
+        public var fields: [String: String]
+    }
+
+    public struct Status: Codable, Sendable {
+        public var id: String
+        public var type: String
+    }
+
+    public var context: [String]
+    public var id: String
+    public var type: [String]
+    public var issuer: Issuer
+    public var validFrom: String
+    public var validUntil: String?
+    public var credentialSubject: Subject
+    public var credentialStatus: Status
+    // JWT claims, for JOSE libraries that check them.
+    public var iss: String
+    public var jti: String
+    public var iat: Int64
+    public var nbf: Int64
+    public var exp: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case context = "@context"
+        case id, type, issuer, validFrom, validUntil, credentialSubject, credentialStatus, iss, jti, iat, nbf, exp
+    }
+
+    public static let mediaType = "application/vc+jwt"
+}

@@ -208,8 +208,9 @@ public enum CompactJWS {
     }
 
     /// Signs `payload` (JSON bytes) with `key`; `type` goes in the `typ` header.
-    public static func sign(payload: Data, key: SigningKeyMaterial, type: String) throws -> String {
-        let header = #"{"alg":"\#(key.algorithm.rawValue)","kid":"\#(key.kid)","typ":"\#(type)"}"#
+    public static func sign(payload: Data, key: SigningKeyMaterial, type: String, contentType: String? = nil) throws -> String {
+        let cty = contentType.map { #","cty":"\#($0)""# } ?? ""
+        let header = #"{"alg":"\#(key.algorithm.rawValue)","kid":"\#(key.kid)","typ":"\#(type)"\#(cty)}"#
         let signingInput = Base64URL.encode(Data(header.utf8)) + "." + Base64URL.encode(payload)
         let signature = try key.sign(Data(signingInput.utf8))
         return signingInput + "." + Base64URL.encode(signature)
