@@ -57,6 +57,11 @@ public struct LicencesModule: TongbanModule {
             op.responseContentType = media
             docs.add(op)
         }
+        docs.add(APIOperation(
+            .POST, "/api/v1/licences/{id}/presentation", summary: "A 60-second presentation code (亮证) for the holder",
+            tag: "licences", requiresAuth: true,
+            response: Schema.object(["payload": Schema.string, "expiresAt": Schema.dateTime, "svg": Schema.string]),
+            success: 201, problems: [401, 404, 409]))
         var credential = APIOperation(
             .GET, "/api/v1/licences/{id}/credential", summary: "The licence as a W3C VC 2.0 VC-JWT (holder)", tag: "licences",
             requiresAuth: true, response: Schema.string, problems: [401, 404, 409])

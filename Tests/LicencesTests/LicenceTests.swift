@@ -335,3 +335,38 @@ struct CredentialTests {
         }
     }
 }
+
+@Suite("Presentation codes (亮证)")
+struct PresentationTests {
+    @Test func presentationVerifiesForAMinute_thenAScreenshotFails() async throws {
+        try await withTestApp(demo: true) { app in
+            let start = Date()
+            let now = NIOLockedValueBox(start)
+            app.clock = TongbanClock { now.withLockedValue { $0 } }
+            let created = try await app.issueDemoPermit()
+            let id = try #require(created["id"]?.stringValue)
+            let citizen = try await app.login("demo-citizen")
+            let (status, shown, _) = try await app.call(.POST, "/api/v1/licences/\(id)/presentation", token: citizen)
+            #expect(status == .created)
+            let payload = try #require(shown["payload"]?.stringValue)
+            #expect(shown["svg"]?.stringValue?.contains("<svg") == true)
+            #expect(payload != created["qr"]?["payload"]?.stringValue)
+            var result = try await app.verifyPayload(payload)
+            #expect(result["valid"] == .bool(true))
+            #expect(result["presentation"] == .bool(true))
+            #expect(result["number"] == created["number"])
+            now.withLockedValue { $0 = start.addingTimeInterval(70) }
+            result = try await app.verifyPayload(payload)
+            #expect(result["valid"] == .bool(false))
+            #expect(result["reason"]?.stringValue == "presentation_expired")
+            // Someone else cannot make one; a revoked licence cannot be shown.
+            let clerk = try await app.login("demo-clerk")
+            let (other, _, _) = try await app.call(.POST, "/api/v1/licences/\(id)/presentation", token: clerk)
+            #expect(other == .notFound)
+            let (revoked, _, _) = try await app.call(.POST, "/api/v1/licences/\(id)/revoke", token: clerk, body: ["reason": "测试"])
+            #expect(revoked == .ok)
+            let (refused, _, _) = try await app.call(.POST, "/api/v1/licences/\(id)/presentation", token: citizen)
+            #expect(refused == .conflict)
+        }
+    }
+}

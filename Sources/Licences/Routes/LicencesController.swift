@@ -48,6 +48,7 @@ struct LicencesController: RouteCollection {
         licences.get(":id", "qr.svg", use: qrSVG)
         licences.get(":id", "qr.png", use: qrPNG)
         licences.get(":id", "credential", use: credential)
+        licences.post(":id", "presentation", use: presentation)
         licences.post(":id", "revoke", use: revoke)
         licences.post(":id", "suspend", use: suspend)
         licences.post(":id", "reinstate", use: reinstate)
@@ -89,6 +90,25 @@ struct LicencesController: RouteCollection {
         response.headers.replaceOrAdd(name: .contentType, value: LicenceCredential.mediaType)
         response.headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename=\"licence.vc.jwt\"")
         response.headers.replaceOrAdd(name: .cacheControl, value: "private, no-store")
+        return response
+    }
+
+    struct PresentationView: Content {
+        var payload: String
+        var expiresAt: Date
+        var svg: String
+    }
+
+    /// POST /api/v1/licences/{id}/presentation — the holder: a presentation code valid for 60 seconds, with its
+    /// QR code (SVG) that opens the verification page.
+    @Sendable func presentation(req: Request) async throws -> Response {
+        let principal = try req.requirePrincipal()
+        let (payload, expires) = try await service(req).presentation(try Self.id(req), principal: principal)
+        let svg = try QRCode.encode(Self.verificationURL(req, payload), correction: .medium)
+            .svg(moduleSize: 4, border: 4, title: "亮证码（60 秒内有效）/ Presentation code (valid for 60 seconds)")
+        let response = Response(status: .created)
+        try response.content.encode(PresentationView(payload: payload, expiresAt: expires, svg: svg))
+        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
         return response
     }
 

@@ -483,17 +483,18 @@ public struct LicenceService: Sendable {
         // The status comes from the stored licence, found by the id inside the payload (one plain SELECT: this
         // answers every scan). The verifier trusts it only after the signature checks and when the stored token
         // is exactly this one.
-        var stored: (status: LicenceStatus, reason: String?, payload: String, typeID: UUID, departmentID: UUID)?
+        var stored: (status: LicenceStatus, reason: String?, payload: String, typeID: UUID, departmentID: UUID, number: String)?
         if let claimsID = Self.unverifiedLicenceID(payload), let sql = db as? any SQLDatabase,
             let row = try await sql.raw("""
-                SELECT "status", "status_reason", "payload", "type_id", "department_id" FROM "licences_licences" \
+                SELECT "status", "status_reason", "payload", "type_id", "department_id", "number" FROM "licences_licences" \
                 WHERE "id" = \(bind: claimsID)
                 """).first(),
             let status = LicenceStatus(rawValue: try row.decode(column: "status", as: String.self))
         {
             stored = (
                 status, try row.decode(column: "status_reason", as: String?.self), try row.decode(column: "payload", as: String.self),
-                try row.decode(column: "type_id", as: UUID.self), try row.decode(column: "department_id", as: UUID.self))
+                try row.decode(column: "type_id", as: UUID.self), try row.decode(column: "department_id", as: UUID.self),
+                try row.decode(column: "number", as: String.self))
         }
         var typeName: String?
         var issuerName: String?
@@ -505,10 +506,38 @@ public struct LicenceService: Sendable {
         }
         return LicenceVerifier.verify(
             payload, now: app.clock.now(), lookup: { kid in key?.kid == kid ? key : nil },
-            status: { _ in
-                guard let stored, stored.payload == payload else { return nil }
+            status: { claims in
+                // The licence's own code must be exactly the stored one; a presentation names it by id and number.
+                guard let stored, stored.payload == payload || (claims.pexp != nil && claims.num == stored.number) else { return nil }
                 return (stored.status, stored.reason)
             }, typeName: { _ in typeName }, issuerName: { _ in issuerName })
+    }
+
+    /// A presentation code (亮证) for the holder: the licence's public claims, signed with the issuer's current
+    /// key, accepted for ``presentationSeconds`` (so a screenshot shown later fails). 409 unless the licence is
+    /// valid now.
+    public static let presentationSeconds: Int64 = 60
+
+    public func presentation(_ id: UUID, principal: Principal) async throws -> (payload: String, expiresAt: Date) {
+        guard let licence = try await Licence.find(id, on: db),
+            licence.holderUserID == principal.userID
+                || (licence.holderEnterpriseID != nil && licence.holderEnterpriseID == principal.actingFor)
+        else { throw Self.notFound }
+        let now = app.clock.now()
+        guard licence.status == .valid, licence.validUntil.map({ $0 > now }) ?? true, licence.validFrom <= now.addingTimeInterval(1) else {
+            throw Problem.conflict("Only a licence in force can be shown.", type: "/problems/licence-not-in-force")
+        }
+        guard let type = try await LicenceType.find(licence.typeID, on: db),
+            let department = try await DirectoryService(db: db).department(id: licence.departmentID)
+        else { throw Self.notFound }
+        let signer = try await SigningKeyService(db: db, vault: app.keyVault, clock: app.clock).activeKey(department: department)
+        let publicFields = licence.fields.filter { name, _ in type.fields.first { $0.name == name }?.public == true }
+        var claims = try Self.claims(licence, typeCode: type.code, issuer: department.code, publicValues: publicFields, now: now)
+        let expires = Int64(now.timeIntervalSince1970) + Self.presentationSeconds
+        claims.pexp = expires
+        claims.nonce = Base64URL.encode((0..<12).map { _ in UInt8.random(in: 0...255) })
+        let token = try CompactJWS.sign(payload: try claims.encoded(), key: signer, type: LicenceVerifier.presentationType)
+        return (token, Date(timeIntervalSince1970: TimeInterval(expires)))
     }
 
     /// The holder's licence as a VC-JWT (the holder, or a member of the holding enterprise; 404 otherwise).

@@ -19,6 +19,10 @@ public struct LicenceClaims: Codable, Sendable, Equatable {
     public var nbf: Int64
     public var exp: Int64?
     public var iat: Int64
+    /// Presentations (亮证) only: when the presentation stops being accepted (a minute after it was made).
+    public var pexp: Int64?
+    /// Presentations only: a random value, so that two presentations of one licence differ.
+    public var nonce: String?
 
     /// The canonical bytes (sorted keys, no whitespace).
     public func encoded() throws -> Data {
@@ -32,7 +36,7 @@ public struct LicenceClaims: Codable, Sendable, Equatable {
 public struct VerificationResult: Codable, Sendable, Equatable {
     public var valid: Bool
     /// `ok`, or why not: `malformed`, `oversized`, `unsupported_algorithm`, `unknown_issuer`, `bad_signature`,
-    /// `unknown_licence`, `not_yet_valid`, `expired`, `revoked`, `suspended`.
+    /// `unknown_licence`, `not_yet_valid`, `expired`, `revoked`, `suspended`, `presentation_expired`.
     public var reason: String
     /// `valid`, `suspended`, `revoked`, `expired`, or `unknown` when the token itself did not verify.
     public var status: String
@@ -48,6 +52,8 @@ public struct VerificationResult: Codable, Sendable, Equatable {
     /// A sentence for people, zh-CN and English.
     public var message: String
     public var messageEn: String
+    /// True for a presentation (亮证) code rather than the licence's own code.
+    public var presentation: Bool = false
 
     static func failure(_ reason: String) -> VerificationResult {
         let (zh, en) = Self.messages[reason] ?? ("无法验证。", "Cannot be verified.")
@@ -68,6 +74,9 @@ public struct VerificationResult: Codable, Sendable, Equatable {
         "expired": ("证照已过有效期。", "The licence has expired."),
         "revoked": ("证照已被注销。", "The licence has been revoked."),
         "suspended": ("证照已被暂停使用。", "The licence is suspended."),
+        "presentation_expired": (
+            "亮证码已过期，请持证人刷新后重新出示。", "This presentation code has expired: ask the holder to show a fresh one."
+        ),
     ]
 }
 
@@ -75,6 +84,9 @@ public struct VerificationResult: Codable, Sendable, Equatable {
 /// status that `status` reports (online: the database; offline: a downloaded status list, or none).
 public enum LicenceVerifier {
     public static let tokenType = "tongban-licence+jws"
+    public static let presentationType = "tongban-presentation+jws"
+    /// Seconds a presentation is accepted after its expiry, for verifier clocks that run behind.
+    public static let presentationSkew: Int64 = 5
 
     public static func verify(
         _ token: String, now: Date, lookup: (String) -> VerificationKey?,
@@ -87,8 +99,10 @@ public enum LicenceVerifier {
         } catch {
             return .failure(error.rawValue)
         }
-        guard verified.type == tokenType, let claims = try? CompactJWS.decoder.decode(LicenceClaims.self, from: verified.payload),
-            claims.v == 1
+        let isPresentation = verified.type == presentationType
+        guard verified.type == tokenType || isPresentation,
+            let claims = try? CompactJWS.decoder.decode(LicenceClaims.self, from: verified.payload), claims.v == 1,
+            isPresentation == (claims.pexp != nil)
         else { return .failure("malformed") }
         var result = VerificationResult(
             valid: true, reason: "ok", status: LicenceStatus.valid.rawValue, type: claims.typ, typeName: typeName(claims.typ),
@@ -108,7 +122,9 @@ public enum LicenceVerifier {
             result.status = LicenceStatus.suspended.rawValue
         case (.valid, _)?:
             let seconds = Int64(now.timeIntervalSince1970)
-            if seconds < claims.nbf {
+            if let pexp = claims.pexp, seconds >= pexp + presentationSkew {
+                reason = "presentation_expired"
+            } else if seconds < claims.nbf {
                 reason = "not_yet_valid"
             } else if let exp = claims.exp, seconds >= exp {
                 reason = "expired"
@@ -117,6 +133,7 @@ public enum LicenceVerifier {
         }
         result.valid = reason == "ok"
         result.reason = reason
+        result.presentation = isPresentation
         let (zh, en) = VerificationResult.messages[reason] ?? ("", "")
         result.message = zh
         result.messageEn = en
