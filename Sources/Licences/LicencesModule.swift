@@ -100,6 +100,7 @@ struct LicencesDemo {
         var department: String
         var validityYears: Int
         var holderKinds: [HolderKind]?
+        var composite: Bool?
         var fields: [LicenceField]
     }
 
@@ -117,6 +118,7 @@ struct LicencesDemo {
             type.fieldsJSON = try JSONText.encode(seed.fields)
             type.holderKindsJSON = try JSONText.encode(seed.holderKinds ?? HolderKind.allCases)
             type.validityYears = seed.validityYears
+            type.composite = seed.composite ?? false
             type.createdAt = app.clock.now()
             try await type.create(on: app.db)
             added += 1

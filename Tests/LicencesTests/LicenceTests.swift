@@ -370,3 +370,48 @@ struct PresentationTests {
         }
     }
 }
+
+@Suite("Composite licences (一业一证)")
+struct CompositeTests {
+    @Test func compositeListsComponents_andVerificationShowsEachStatus() async throws {
+        try await withTestApp(demo: true) { app in
+            let first = try await app.issueDemoPermit()
+            let second = try await app.issueDemoPermit()
+            let clerk = try await app.login("demo-clerk")
+            let firstNumber = try #require(first["number"]?.stringValue)
+            let secondID = try #require(second["id"]?.stringValue)
+            let body: [String: JSONValue] = [
+                "typeCode": "composite-industry-licence", "holder": ["idNumber": .string(LicenceTests.citizenID)],
+                "fields": ["industry": "便利店", "operator": "李明"], "components": [.string(firstNumber), .string(secondID)],
+            ]
+            let (status, composite, _) = try await app.call(.POST, "/api/v1/licences", token: clerk, body: body)
+            #expect(status == .created)
+            let payload = try #require(composite["qr"]?["payload"]?.stringValue)
+            var result = try await app.verifyPayload(payload)
+            #expect(result["valid"] == .bool(true))
+            guard case .array(let components)? = result["components"] else { Issue.record("no components"); return }
+            #expect(components.count == 2)
+            #expect(components.allSatisfy { $0["status"]?.stringValue == "valid" })
+            #expect(components.first?["number"]?.stringValue == firstNumber)
+            let (revoked, _, _) = try await app.call(.POST, "/api/v1/licences/\(secondID)/revoke", token: clerk, body: ["reason": "测试"])
+            #expect(revoked == .ok)
+            result = try await app.verifyPayload(payload)
+            guard case .array(let after)? = result["components"] else { Issue.record("no components"); return }
+            #expect(after.map { $0["status"]?.stringValue } == ["valid", "revoked"])
+            // Bad requests: no components, a revoked one, another holder's, components on a plain type.
+            var bad = body
+            bad["components"] = []
+            #expect(try await app.call(.POST, "/api/v1/licences", token: clerk, body: bad).0 == .unprocessableEntity)
+            bad["components"] = [.string(secondID)]
+            #expect(try await app.call(.POST, "/api/v1/licences", token: clerk, body: bad).0 == .unprocessableEntity)
+            bad["holder"] = ["idNumber": .string(Fixtures.randomIDNumber())]
+            bad["components"] = [.string(firstNumber)]
+            #expect(try await app.call(.POST, "/api/v1/licences", token: clerk, body: bad).0 == .unprocessableEntity)
+            let plain: [String: JSONValue] = [
+                "typeCode": "demo-permit", "holder": ["idNumber": .string(LicenceTests.citizenID)],
+                "fields": ["name": "a", "scope": "b"], "components": [.string(firstNumber)],
+            ]
+            #expect(try await app.call(.POST, "/api/v1/licences", token: clerk, body: plain).0 == .unprocessableEntity)
+        }
+    }
+}

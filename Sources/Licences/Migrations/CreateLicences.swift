@@ -15,6 +15,7 @@ struct CreateLicences: AsyncMigration {
             .field("fields", .string, .required)
             .field("holder_kinds", .string, .required)
             .field("validity_years", .int, .required)
+            .field("composite", .bool, .required)
             .field("created_at", .datetime, .required)
             .unique(on: "code")
             .create()
@@ -54,7 +55,15 @@ struct CreateLicences: AsyncMigration {
             .field("updated_at", .datetime, .required)
             .unique(on: "number")
             .create()
+        try await database.schema(LicenceComponent.schema)
+            .id()
+            .field("composite_id", .uuid, .required, .references(Licence.schema, "id", onDelete: .cascade))
+            .field("component_id", .uuid, .required, .references(Licence.schema, "id"))
+            .field("position", .int, .required)
+            .unique(on: "composite_id", "component_id")
+            .create()
         if let sql = database as? any SQLDatabase {
+            try await sql.create(index: "licences_components_composite_idx").on(LicenceComponent.schema).column("composite_id").run()
             try await sql.create(index: "licences_holder_user_idx").on(Licence.schema).column("holder_user_id").run()
             try await sql.create(index: "licences_holder_key_idx").on(Licence.schema).column("holder_key").run()
             try await sql.create(index: "licences_keys_department_idx").on(DepartmentKey.schema).column("department_id").run()
@@ -62,7 +71,7 @@ struct CreateLicences: AsyncMigration {
     }
 
     func revert(on database: any Database) async throws {
-        for schema in [Licence.schema, DepartmentKey.schema, LicenceType.schema] {
+        for schema in [LicenceComponent.schema, Licence.schema, DepartmentKey.schema, LicenceType.schema] {
             try await database.schema(schema).delete()
         }
     }

@@ -36,6 +36,8 @@ public final class LicenceType: Model, @unchecked Sendable {
     @Field(key: "holder_kinds") public var holderKindsJSON: String
     /// 0 means long-term (长期).
     @Field(key: "validity_years") public var validityYears: Int
+    /// A composite licence (一业一证) lists licences of other departments as its components.
+    @Field(key: "composite") public var composite: Bool
     @Field(key: "created_at") public var createdAt: Date
 
     public init() {}
@@ -82,6 +84,19 @@ public final class Licence: Model, @unchecked Sendable {
     public init() {}
 
     public var fields: [String: String] { (try? JSONText.decode([String: String].self, fieldsJSON)) ?? [:] }
+}
+
+/// One component of a composite licence (一业一证), in order.
+/// `@unchecked Sendable`: Fluent's property wrappers; not shared across tasks.
+public final class LicenceComponent: Model, @unchecked Sendable {
+    public static let schema = "licences_components"
+
+    @ID(key: .id) public var id: UUID?
+    @Field(key: "composite_id") public var compositeID: UUID
+    @Field(key: "component_id") public var componentID: UUID
+    @Field(key: "position") public var position: Int
+
+    public init() {}
 }
 
 /// Status of a department signing key. Retired keys still verify what they signed; compromised keys do not.

@@ -24,6 +24,7 @@ struct LicencePages: RouteCollection {
         "verify_status": ("状态", "Status"),
         "verify_validity": ("有效期", "Valid"),
         "verify_long_term": ("长期", "long-term"),
+        "verify_components": ("包含的许可证", "Licences it includes"),
         "status_valid": ("有效", "valid"),
         "status_suspended": ("暂停", "suspended"),
         "status_revoked": ("已注销", "revoked"),
@@ -49,6 +50,7 @@ struct LicencePages: RouteCollection {
         var status: String
         var validity: String
         var fields: [Field]
+        var components: [Field]
     }
 
     func boot(routes: any RoutesBuilder) throws {
@@ -72,7 +74,7 @@ struct LicencePages: RouteCollection {
         let t = LicencePages.strings.table(for: req.preferences.language)
         var page = Page(
             payload: scanned, checked: false, valid: false, message: "", hasDetails: false, typeName: "", issuer: "", number: "",
-            holder: "", status: "", validity: "", fields: [])
+            holder: "", status: "", validity: "", fields: [], components: [])
         if !scanned.isEmpty {
             let result = try await LicenceService(app: req.application, db: req.db).verify(Self.token(from: scanned))
             page.checked = true
@@ -94,6 +96,9 @@ struct LicencePages: RouteCollection {
                 let from = result.validFrom.map { LocalDate($0).description } ?? ""
                 let until = result.validUntil.map { LocalDate($0).description } ?? (t["verify_long_term"] ?? "")
                 page.validity = "\(from) – \(until)"
+                page.components = (result.components ?? []).map {
+                    Field(label: "\($0.number)（\($0.type)，\($0.issuer)）", value: t["status_\($0.status)"] ?? $0.status)
+                }
                 page.fields = result.fields.keys.sorted().map { Field(label: labels[$0] ?? $0, value: result.fields[$0] ?? "") }
             }
         }

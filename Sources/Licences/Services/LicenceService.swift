@@ -115,6 +115,8 @@ public struct LicenceService: Sendable {
         public var validFrom: Date?
         public var validUntil: Date?
         public var applicationId: UUID?
+        /// Composite types only: the component licences, by number or id.
+        public var components: [String]?
     }
 
     /// Issues and signs a licence. 422 for an unknown type, a bad holder or fields (all errors at once);
@@ -133,6 +135,13 @@ public struct LicenceService: Sendable {
                     continue
                 }
                 try await licence.create(on: tx)
+                for (position, component) in prepared.componentIDs.enumerated() {
+                    let link = LicenceComponent()
+                    link.compositeID = try licence.requireID()
+                    link.componentID = component
+                    link.position = position
+                    try await link.create(on: tx)
+                }
                 return
             }
         }
@@ -199,6 +208,8 @@ public struct LicenceService: Sendable {
         var validFrom: Date
         var validUntil: Date?
         var applicationID: UUID?
+        var components: [LicenceClaims.Component] = []
+        var componentIDs: [UUID] = []
     }
 
     /// Checks holder, fields and validity; every problem at once (`field` names them, e.g. with a row prefix).
@@ -272,13 +283,44 @@ public struct LicenceService: Sendable {
         }
         if let until = validUntil, until <= validFrom { errors.add(field("validUntil"), "must be after validFrom") }
         if let until = validUntil, until < now { errors.add(field("validUntil"), "must not be in the past") }
+        var components: [LicenceClaims.Component] = []
+        var componentIDs: [UUID] = []
+        if type.composite {
+            let references = request.components ?? []
+            if references.isEmpty || references.count > 50 {
+                errors.add(field("components"), "a composite licence lists 1 to 50 component licences")
+            }
+            for (index, reference) in references.enumerated() {
+                let found: Licence?
+                if let id = UUID(uuidString: reference) {
+                    found = try await Licence.find(id, on: db)
+                } else {
+                    found = try await Licence.query(on: db).filter(\.$number == reference).first()
+                }
+                guard let component = found else {
+                    errors.add(field("components[\(index)]"), "names no licence")
+                    continue
+                }
+                if component.status != .valid || (component.validUntil.map { $0 <= now } ?? false) {
+                    errors.add(field("components[\(index)]"), "is not in force")
+                }
+                if component.holderKey != holderKey { errors.add(field("components[\(index)]"), "belongs to another holder") }
+                if componentIDs.contains(try component.requireID()) { errors.add(field("components[\(index)]"), "is listed twice") }
+                let issuer = try await DirectoryService(db: db).department(id: component.departmentID)?.code ?? ""
+                components.append(.init(num: component.number, typ: component.typeCode, iss: issuer))
+                componentIDs.append(try component.requireID())
+            }
+        } else if request.components != nil {
+            errors.add(field("components"), "only composite licence types list components")
+        }
         guard errors.isEmpty else { return (nil, errors.errors) }
         return (
             Prepared(
                 holderKind: holderKind, holderKey: holderKey, holderMasked: holderMasked, holderUserID: holderUserID,
                 holderEnterpriseID: holderEnterpriseID, values: values,
                 publicValues: values.filter { name, _ in known[name]?.public == true }, validFrom: validFrom,
-                validUntil: validUntil, applicationID: request.applicationId),
+                validUntil: validUntil, applicationID: request.applicationId, components: components,
+                componentIDs: componentIDs),
             []
         )
     }
@@ -308,19 +350,23 @@ public struct LicenceService: Sendable {
         licence.updatedAt = now
         licence.number = number(now: now)
         licence.payload = try CompactJWS.sign(
-            payload: try claims(licence, typeCode: type.code, issuer: department.code, publicValues: prepared.publicValues, now: now)
-                .encoded(),
+            payload: try claims(
+                licence, typeCode: type.code, issuer: department.code, publicValues: prepared.publicValues, now: now,
+                components: prepared.components
+            ).encoded(),
             key: signer, type: LicenceVerifier.tokenType)
         return licence
     }
 
-    static func claims(_ licence: Licence, typeCode: String, issuer: String, publicValues: [String: String], now: Date) throws
-        -> LicenceClaims
-    {
+    static func claims(
+        _ licence: Licence, typeCode: String, issuer: String, publicValues: [String: String], now: Date,
+        components: [LicenceClaims.Component] = []
+    ) throws -> LicenceClaims {
         LicenceClaims(
             v: 1, lid: try licence.requireID().uuidString.lowercased(), num: licence.number, typ: typeCode, iss: issuer,
             hm: licence.holderMasked, f: publicValues, nbf: Int64(licence.validFrom.timeIntervalSince1970),
-            exp: licence.validUntil.map { Int64($0.timeIntervalSince1970) }, iat: Int64(now.timeIntervalSince1970))
+            exp: licence.validUntil.map { Int64($0.timeIntervalSince1970) }, iat: Int64(now.timeIntervalSince1970),
+            sub: components.isEmpty ? nil : components)
     }
 
     /// A new number after a collision, and the token signed again over it.
@@ -351,6 +397,9 @@ public struct LicenceService: Sendable {
     /// 422 naming rows and columns, and nothing is stored. Signed with one key; stored in one transaction.
     public func issueBulk(csv: String, typeCode: String?, principal: Principal) async throws -> BulkResult {
         let (type, department) = try await authorize(typeCode: typeCode, principal: principal)
+        if type.composite {
+            throw Problem.validation([FieldError(field: "typeCode", message: "composite licences are issued one at a time")])
+        }
         let records: [[String]]
         do {
             records = try CSV.parse(csv, maxRecords: Self.bulkLimit + 1)
@@ -498,6 +547,19 @@ public struct LicenceService: Sendable {
         }
         var typeName: String?
         var issuerName: String?
+        var componentStatuses: [String: String] = [:]
+        if let stored, let claimsID = Self.unverifiedLicenceID(payload) {
+            // A composite's components, with their current status (a valid one past its date is expired).
+            let links = try await LicenceComponent.query(on: db).filter(\.$compositeID == claimsID).all()
+            if !links.isEmpty {
+                let now = app.clock.now()
+                for component in try await Licence.query(on: db).filter(\.$id ~~ links.map(\.componentID)).all() {
+                    let expired = component.status == .valid && (component.validUntil.map { $0 <= now } ?? false)
+                    componentStatuses[component.number] = expired ? "expired" : component.status.rawValue
+                }
+            }
+            _ = stored
+        }
         if let stored {
             typeName = try await cache.name("type:\(stored.typeID)") { try await LicenceType.find(stored.typeID, on: db)?.nameZh }
             issuerName = try await cache.name("department:\(stored.departmentID)") {
@@ -510,7 +572,8 @@ public struct LicenceService: Sendable {
                 // The licence's own code must be exactly the stored one; a presentation names it by id and number.
                 guard let stored, stored.payload == payload || (claims.pexp != nil && claims.num == stored.number) else { return nil }
                 return (stored.status, stored.reason)
-            }, typeName: { _ in typeName }, issuerName: { _ in issuerName })
+            }, typeName: { _ in typeName }, issuerName: { _ in issuerName },
+            componentStatus: { number in componentStatuses[number] })
     }
 
     /// A presentation code (亮证) for the holder: the licence's public claims, signed with the issuer's current

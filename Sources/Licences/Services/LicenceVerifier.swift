@@ -23,6 +23,14 @@ public struct LicenceClaims: Codable, Sendable, Equatable {
     public var pexp: Int64?
     /// Presentations only: a random value, so that two presentations of one licence differ.
     public var nonce: String?
+    /// Composite licences (一业一证): the component licences, by number, type and issuing department.
+    public var sub: [Component]?
+
+    public struct Component: Codable, Sendable, Equatable {
+        public var num: String
+        public var typ: String
+        public var iss: String
+    }
 
     /// The canonical bytes (sorted keys, no whitespace).
     public func encoded() throws -> Data {
@@ -54,6 +62,15 @@ public struct VerificationResult: Codable, Sendable, Equatable {
     public var messageEn: String
     /// True for a presentation (亮证) code rather than the licence's own code.
     public var presentation: Bool = false
+    /// A composite licence's components with their current status (`unknown` when checked offline).
+    public var components: [ComponentStatus]?
+
+    public struct ComponentStatus: Codable, Sendable, Equatable {
+        public var number: String
+        public var type: String
+        public var issuer: String
+        public var status: String
+    }
 
     static func failure(_ reason: String) -> VerificationResult {
         let (zh, en) = Self.messages[reason] ?? ("无法验证。", "Cannot be verified.")
@@ -91,7 +108,8 @@ public enum LicenceVerifier {
     public static func verify(
         _ token: String, now: Date, lookup: (String) -> VerificationKey?,
         status: (LicenceClaims) -> (LicenceStatus, String?)?,
-        typeName: (String) -> String? = { _ in nil }, issuerName: (String) -> String? = { _ in nil }
+        typeName: (String) -> String? = { _ in nil }, issuerName: (String) -> String? = { _ in nil },
+        componentStatus: (String) -> String? = { _ in nil }
     ) -> VerificationResult {
         let verified: CompactJWS.Verified
         do {
@@ -134,6 +152,7 @@ public enum LicenceVerifier {
         result.valid = reason == "ok"
         result.reason = reason
         result.presentation = isPresentation
+        result.components = claims.sub?.map { .init(number: $0.num, type: $0.typ, issuer: $0.iss, status: componentStatus($0.num) ?? "unknown") }
         let (zh, en) = VerificationResult.messages[reason] ?? ("", "")
         result.message = zh
         result.messageEn = en
