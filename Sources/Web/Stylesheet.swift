@@ -103,6 +103,16 @@ enum Stylesheet {
         code.digest { font-size: 0.8rem; word-break: break-all; }
         .visually-hidden { position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
           white-space: nowrap; }
+        .licence-print { max-width: 48rem; border: 2px solid #333; padding: 1.5rem 2rem; }
+        .licence-print h1 { text-align: center; letter-spacing: 0.2em; }
+        .licence-marks { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 1rem; align-items: flex-end; }
+        .licence-marks figure { margin: 0; text-align: center; }
+        .licence-marks svg { width: 10rem; height: 10rem; }
+        @media print {
+          @page { size: A4; margin: 18mm; }
+          header, footer, nav, .skip-link, .no-print, .prefs { display: none !important; }
+          .licence-print { border: 2px solid #000; max-width: none; }
+        }
         @media (prefers-reduced-motion: reduce) { * { transition: none !important; animation: none !important; } }
         """
 }

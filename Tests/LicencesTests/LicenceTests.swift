@@ -415,3 +415,37 @@ struct CompositeTests {
         }
     }
 }
+
+@Suite("Licence pages")
+struct LicencePageTests {
+    @Test func printView_showsSealAndQRToTheHolder_only() async throws {
+        try await withTestApp(demo: true) { app in
+            let created = try await app.issueDemoPermit()
+            let id = try #require(created["id"]?.stringValue)
+            let holder = PageBrowser(app)
+            try await holder.login("demo-citizen")
+            let page = try await holder.get("/licences/\(id)/print")
+            #expect(page.status == .ok)
+            #expect(holder.lastBody.contains("济南市市场监督管理局"))
+            #expect(holder.lastBody.contains("电子证照专用章"))
+            #expect(holder.lastBody.contains("<textPath"))
+            #expect(holder.lastBody.contains(try #require(created["number"]?.stringValue)))
+            let stranger = PageBrowser(app)
+            try await stranger.login("demo-approver-1")
+            #expect(try await stranger.get("/licences/\(id)/print").status == .notFound)
+            #expect(try await PageBrowser(app).get("/licences/\(id)/print").status == .seeOther)
+            // The verification page answers a scanned link as well as a bare token.
+            let payload = try #require(created["qr"]?["payload"]?.stringValue)
+            let anyone = PageBrowser(app)
+            let link = "http://example.test/verify?p=\(payload)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            #expect(try await anyone.get("/verify?p=\(link)").status == .ok)
+            #expect(anyone.lastBody.contains("证照真实有效"))
+        }
+    }
+
+    @Test func seal_escapesTheDepartmentName() {
+        let svg = Seal.svg(department: "<script>&\"")
+        #expect(!svg.contains("<script>"))
+        #expect(svg.contains("&lt;script&gt;&amp;&quot;"))
+    }
+}

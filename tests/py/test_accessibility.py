@@ -57,6 +57,7 @@ PAGES = [
     ("verify", "/verify", None),
     ("verify-valid", "/verify?p={licence_payload}", None),
     ("verify-tampered", "/verify?p={licence_payload}x", None),
+    ("licence-print", "/licences/{licence_id}/print", "demo-citizen"),
 ]
 MODES = ("standard", "elderly", "en")
 
@@ -140,7 +141,7 @@ def application_pages(base_url) -> dict:
         "typeCode": "demo-permit", "holder": {"idNumber": "37010219900307123" + id_check_char("37010219900307123")},
         "fields": {"name": "无障碍检查", "scope": "核验页面"}})
     assert licence.status_code == 201, licence.text[:300]
-    return {"licence_payload": licence.json()["qr"]["payload"], "demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
+    return {"licence_payload": licence.json()["qr"]["payload"], "licence_id": licence.json()["id"], "demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
             "bundle_application": bundle.json()["id"], "inspection_application": inspection_application,
             "inspection_task": inspection_task, "hall": hall, "hall_date": hall_date, "booking": booking}
 

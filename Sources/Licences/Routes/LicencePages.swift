@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import Identity
 import TongbanCore
 import Vapor
 import Web
@@ -25,6 +26,16 @@ struct LicencePages: RouteCollection {
         "verify_validity": ("有效期", "Valid"),
         "verify_long_term": ("长期", "long-term"),
         "verify_components": ("包含的许可证", "Licences it includes"),
+        "print_number": ("证照编号", "Number"),
+        "print_holder": ("持证主体", "Holder"),
+        "print_validity": ("有效期", "Valid"),
+        "print_status": ("状态", "Status"),
+        "print_scan": ("扫码核验真伪", "Scan to verify"),
+        "print_note": (
+            "本证照由签发机构以电子签名签发，印章图形仅作展示，真伪以扫码核验结果为准。",
+            "Issued with the issuer's electronic signature. The seal image is for display; scan the code to check that the licence is genuine."
+        ),
+        "print_button": ("打印（A4）", "Print (A4)"),
         "status_valid": ("有效", "valid"),
         "status_suspended": ("暂停", "suspended"),
         "status_revoked": ("已注销", "revoked"),
@@ -55,6 +66,49 @@ struct LicencePages: RouteCollection {
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("verify", use: verify)
+        routes.get("licences", ":id", "print", use: printView)
+    }
+
+    struct PrintPage: Encodable, Sendable {
+        var typeName: String
+        var number: String
+        var holder: String
+        var fields: [Field]
+        var validity: String
+        var status: String
+        var issuer: String
+        var issuedOn: String
+        var qrSVG: String
+        var sealSVG: String
+    }
+
+    /// GET /licences/{id}/print — the holder and issuing staff: the licence laid out for A4, with its QR code and
+    /// the issuing department's seal. Others get the not-found page; anonymous visitors go to the login page.
+    @Sendable func printView(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else {
+            let next = req.url.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? "/me"
+            return req.redirect(to: "/login?next=\(next)")
+        }
+        guard let id = req.parameters.get("id", as: UUID.self) else { throw LicenceService.notFound }
+        let licence = try await LicenceService(app: req.application, db: req.db).visible(id, principal: principal)
+        let english = req.preferences.language == .en
+        let t = LicencePages.strings.table(for: req.preferences.language)
+        let type = try await LicenceType.find(licence.typeID, on: req.db)
+        let department = try await DirectoryService(db: req.db).department(id: licence.departmentID)
+        let labels = Dictionary(uniqueKeysWithValues: (type?.fields ?? []).map { ($0.name, english ? $0.labelEn : $0.labelZh) })
+        let values = licence.fields
+        let order = (type?.fields ?? []).map(\.name).filter { values[$0] != nil }
+        let until = licence.validUntil.map { LocalDate($0).description } ?? (t["verify_long_term"] ?? "")
+        let qr = try QRCode.encode(LicencesController.verificationURL(req, licence.payload), correction: .medium)
+        let page = PrintPage(
+            typeName: (english ? type?.nameEn : type?.nameZh) ?? licence.typeCode, number: licence.number,
+            holder: licence.holderMasked, fields: order.map { Field(label: labels[$0] ?? $0, value: values[$0] ?? "") },
+            validity: "\(LocalDate(licence.validFrom).description) – \(until)",
+            status: t["status_\(licence.status.rawValue)"] ?? licence.status.rawValue, issuer: department?.name ?? "",
+            issuedOn: LocalDate(licence.createdAt).description,
+            qrSVG: qr.svg(moduleSize: 4, border: 4, title: (t["print_scan"] ?? "") + " \(licence.number)"),
+            sealSVG: Seal.svg(department: department?.name ?? ""))
+        return try await req.renderPage("licences/print", title: page.typeName, strings: Self.strings, page: page)
     }
 
     /// The token inside what was scanned: the token itself, or a verification link carrying it in `p`.
