@@ -67,6 +67,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AuditLog",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TongbanApp",
             dependencies: [
                 "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications",
@@ -98,6 +105,11 @@ let package = Package(
         .testTarget(name: "ApplicationsTests", dependencies: ["Applications", "Workflow", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WebTests", dependencies: ["Web", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AuditLogTests",
+            dependencies: ["AuditLog", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
