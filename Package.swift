@@ -74,9 +74,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Audit",
+            dependencies: ["TongbanCore", "AuditLog"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -85,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "tongban",
             dependencies: [
-                "TongbanApp", "TongbanCore", "Identity",
+                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -110,6 +115,7 @@ let package = Package(
             dependencies: ["AuditLog", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "AuditLog", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
