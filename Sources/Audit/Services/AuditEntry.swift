@@ -2,10 +2,13 @@ import Foundation
 import TongbanCore
 
 /// One event as stored: canonical JSON (sorted keys, no insignificant white space, UTF-8),
-/// `{"actor","at","details","kind","subject","v":1}` (`actor` and `subject` omitted when absent).
+/// `{"actor","at","details","id","kind","subject","v":1}` (`actor` and `subject` omitted when absent).
+/// `id` is a random UUID, so that two otherwise equal events (same kind, actor and second) differ.
 /// The log stores these exact bytes and hashes them (leaf hash `SHA-256(0x00 ‖ bytes)`).
 public struct AuditEvent: Codable, Sendable, Equatable {
     public var v: Int
+    /// A random event id (lower-case UUID).
+    public var id: String
     public var kind: String
     /// RFC 3339 UTC, whole seconds (`2026-11-29T08:00:00Z`).
     public var at: String
@@ -17,6 +20,7 @@ public struct AuditEvent: Codable, Sendable, Equatable {
 
     public init(kind: String, at: Date, actor: UUID?, subject: String?, details: [String: String]) {
         self.v = 1
+        self.id = UUID().uuidString.lowercased()
         self.kind = kind
         self.at = Self.timestamp(at)
         self.actor = actor?.uuidString.lowercased()
