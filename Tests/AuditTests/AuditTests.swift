@@ -328,6 +328,17 @@ struct AuditTests {
         }
     }
 
+    @Test func canonicalBytesAreSortedCompactJSON() throws {
+        let event = AuditEvent(
+            kind: "consent.given", at: Date(timeIntervalSince1970: 1_790_000_000), actor: UUID(), subject: "a/b \"q\"",
+            details: ["z": "line\nbreak\t\u{01}", "a": "中文 é \\", "M": "x"])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(try event.canonicalBytes() == Array(try encoder.encode(event)))
+        #expect(event.at == "2026-09-21T14:13:20Z")
+        #expect(try AuditEvent.decode(try event.canonicalBytes()) == event)
+    }
+
     @Test func invalidEventsAreRejected() async throws {
         try await withTestApp { app in
             await #expect(throws: Problem.self) {
