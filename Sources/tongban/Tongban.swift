@@ -96,7 +96,7 @@ enum Runner {
         print("  demo-enterprise  person acting for 济南泉城食品有限公司 (legal representative)")
         print("  demo-clerk       clerk, market regulation department")
         print("  demo-approver    approver, market regulation department")
-        print("  demo-admin       system administrator")
+        print("  demo-admin       system administrator, auditor")
     }
 }
 
