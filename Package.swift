@@ -67,6 +67,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AuditLog",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Audit",
+            dependencies: ["TongbanCore", "AuditLog"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Licences",
             dependencies: ["TongbanCore", "Identity", "Web"],
             swiftSettings: swiftSettings
@@ -74,7 +86,7 @@ let package = Package(
         .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Licences",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "Licences",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -83,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "tongban",
             dependencies: [
-                "TongbanApp", "TongbanCore", "Identity", "Licences",
+                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "Licences",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -104,6 +116,12 @@ let package = Package(
         .testTarget(name: "WorkflowTests", dependencies: ["Workflow", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WebTests", dependencies: ["Web", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "LicencesTests", dependencies: ["Licences", "Identity", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AuditLogTests",
+            dependencies: ["AuditLog", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "AuditLog", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -47,7 +47,7 @@ public struct IdentityModule: TongbanModule {
     func login(_ req: Request) -> LoginService {
         LoginService(
             db: req.db, hashing: req.application.passwordHashing, tokens: req.application.tokenService,
-            config: req.application.tongbanConfig, clock: req.application.clock)
+            config: req.application.tongbanConfig, clock: req.application.clock, audit: req.application.audit)
     }
 
     static let strings = StringTable([
@@ -93,6 +93,7 @@ public struct IdentityModule: TongbanModule {
         "role_approver": ("审批人员", "Approver"),
         "role_department_admin": ("部门管理员", "Department administrator"),
         "role_system_admin": ("系统管理员", "System administrator"),
+        "role_auditor": ("审计员", "Auditor"),
         "role_legal_representative": ("法定代表人", "Legal representative"),
         "role_agent": ("经办人", "Agent"),
     ])

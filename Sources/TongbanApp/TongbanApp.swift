@@ -1,4 +1,5 @@
 import Applications
+import Audit
 import Catalogue
 import Fluent
 import Foundation
@@ -15,6 +16,7 @@ public enum TongbanApp {
     /// Every module, in dependency order. A new capability is a new module plus one line here.
     public static let modules: [any TongbanModule] = [
         CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(), ApplicationsModule(),
+        AuditModule(),
         LicencesModule(),
     ]
 

@@ -13,7 +13,7 @@ struct Tongban: AsyncParsableCommand {
         commandName: "tongban",
         abstract: "Tongban (通办): the one-stop digital-government service platform.",
         version: TongbanApp.version,
-        subcommands: [Serve.self, Migrate.self, Demo.self, Admin.self, Verify.self, QR.self, Bench.self]
+        subcommands: [Serve.self, Migrate.self, Demo.self, Admin.self, AuditCommand.self, Verify.self, QR.self, Bench.self]
     )
 
     /// Parses and runs; a usage error prints one line on stderr and exits 64, a failure exits 1.
@@ -96,7 +96,7 @@ enum Runner {
         print("  demo-enterprise  person acting for 济南泉城食品有限公司 (legal representative)")
         print("  demo-clerk       clerk, market regulation department")
         print("  demo-approver    approver, market regulation department")
-        print("  demo-admin       system administrator")
+        print("  demo-admin       system administrator, auditor")
     }
 }
 

@@ -126,7 +126,8 @@ public struct AccountService: Sendable {
         Self.validateName(name, into: &errors)
         if grants.isEmpty { errors.add("roles", "must contain at least one role") }
         for (index, grant) in grants.enumerated() {
-            if grant.role != .systemAdmin && grant.departmentID == nil {
+            // Platform-wide roles (system administrator, auditor) need no department.
+            if ![.systemAdmin, .auditor].contains(grant.role) && grant.departmentID == nil {
                 errors.add("roles[\(index)].departmentId", "is required for role \(grant.role.rawValue)")
             }
             if let department = grant.departmentID, try await Department.find(department, on: db) == nil {

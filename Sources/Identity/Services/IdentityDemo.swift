@@ -82,6 +82,10 @@ struct IdentityDemo {
             if role == .systemAdmin, let homeDepartment {
                 grants.append(RoleGrant(departmentID: homeDepartment, role: .departmentAdmin))
             }
+            if role == .systemAdmin {
+                // Reads the audit log (GET /api/v1/audit/entries/{index}).
+                grants.append(RoleGrant(departmentID: nil, role: .auditor))
+            }
             _ = try await accounts.createStaff(username: username, password: Self.password, name: name, grants: grants)
         }
         options.progress("demo accounts: demo-citizen, demo-enterprise, demo-clerk, demo-approver, demo-admin")

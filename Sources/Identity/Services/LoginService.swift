@@ -21,8 +21,14 @@ public struct LoginService: Sendable {
     let config: TongbanConfig
     let clock: TongbanClock
     let accounts: AccountService
+    /// The audit log: staff sign-ins are recorded there (`staff.login`).
+    let audit: (any AuditSink)?
 
-    public init(db: any Database, hashing: PasswordHashing, tokens: TokenService, config: TongbanConfig, clock: TongbanClock) {
+    public init(
+        db: any Database, hashing: PasswordHashing, tokens: TokenService, config: TongbanConfig, clock: TongbanClock,
+        audit: (any AuditSink)? = nil
+    ) {
+        self.audit = audit
         self.db = db
         self.hashing = hashing
         self.tokens = tokens
@@ -80,6 +86,12 @@ public struct LoginService: Sendable {
             try await throttle.save(on: db)
         }
         try await record(user.id, username, ip, .success, channel)
+        if user.kind == .staff, let audit {
+            // Durable before the tokens are handed out: an acknowledged staff sign-in is always in the log.
+            try await audit.record(
+                kind: AuditKind.staffLogin, actor: user.id, subject: "user:" + (user.id?.uuidString.lowercased() ?? ""),
+                details: ["username": username, "channel": channel, "ip": ip])
+        }
         return user
     }
 

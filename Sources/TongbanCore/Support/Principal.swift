@@ -7,6 +7,8 @@ public enum StaffRole: String, Codable, Sendable, CaseIterable {
     case approver
     case departmentAdmin = "department_admin"
     case systemAdmin = "system_admin"
+    /// Reads the audit log's entries (platform-wide; the department is ignored).
+    case auditor
 }
 
 /// The kind of account that signed in.

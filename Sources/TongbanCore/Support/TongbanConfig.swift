@@ -42,6 +42,13 @@ public struct TongbanConfig: Sendable {
     /// survives a crash or kill of the process, and only an OS crash or power cut can lose the last
     /// commits) or `full` (every commit is synced to disk, at a few milliseconds each).
     public var sqliteSynchronous: String = "normal"
+    /// The audit log's origin: the first line of its checkpoints and its key name (`TONGBAN_AUDIT_ORIGIN`).
+    public var auditOrigin: String = "tongban.local/audit"
+    /// Seconds between periodic signed checkpoints of the audit log (`TONGBAN_AUDIT_CHECKPOINT_SECONDS`, default 60).
+    public var auditCheckpointSeconds: Int = 60
+    /// The audit log's signer key (`TONGBAN_AUDIT_KEY`, `PRIVATE+KEY+<origin>+…`); when absent one is generated
+    /// on first start and kept in the database.
+    public var auditSigningKey: String?
 
     public init(
         databaseURL: String = "sqlite://./tongban.sqlite", bcryptCost: Int = 12, jwtSecret: String? = nil,
@@ -138,6 +145,19 @@ public struct TongbanConfig: Sendable {
             config.sqliteSynchronous = sync
         }
         config.catalogueCacheSeconds = try int("TONGBAN_CATALOGUE_CACHE_SECONDS", 0...3600) ?? config.catalogueCacheSeconds
+        if let origin = environment["TONGBAN_AUDIT_ORIGIN"] {
+            guard !origin.isEmpty, origin.count <= 200, !origin.contains(where: { $0.isWhitespace || $0 == "+" }) else {
+                throw InvalidSetting(description: "TONGBAN_AUDIT_ORIGIN must be non-empty, without spaces or '+'")
+            }
+            config.auditOrigin = origin
+        }
+        config.auditCheckpointSeconds = try int("TONGBAN_AUDIT_CHECKPOINT_SECONDS", 1...86_400) ?? config.auditCheckpointSeconds
+        if let key = environment["TONGBAN_AUDIT_KEY"], !key.isEmpty {
+            guard key.hasPrefix("PRIVATE+KEY+") else {
+                throw InvalidSetting(description: "TONGBAN_AUDIT_KEY must be a signer key PRIVATE+KEY+<origin>+<id>+<key>")
+            }
+            config.auditSigningKey = key
+        }
         return config
     }
 }
