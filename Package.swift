@@ -80,7 +80,7 @@ let package = Package(
         ),
         .target(
             name: "Licences",
-            dependencies: ["TongbanCore", "Identity", "Web"],
+            dependencies: ["TongbanCore", "Identity", "Web", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -449,3 +449,32 @@ struct LicencePageTests {
         #expect(svg.contains("&lt;script&gt;&amp;&quot;"))
     }
 }
+
+@Suite("Licence events in the audit log")
+struct LicenceAuditTests {
+    @Test func issueAndRevoke_areRecorded() async throws {
+        try await withTestApp(demo: true) { app in
+            let created = try await app.issueDemoPermit()
+            let id = try #require(created["id"]?.stringValue)
+            let clerk = try await app.login("demo-clerk")
+            _ = try await app.call(.POST, "/api/v1/licences/\(id)/revoke", token: clerk, body: ["reason": "审计测试"])
+            let admin = try await app.login("demo-admin")
+            let (_, checkpoint, _) = try await app.call(.GET, "/api/v1/audit/checkpoint")
+            let size = try #require(checkpoint["treeSize"].flatMap { value -> Int? in
+                if case .number(let n) = value { return Int(n) } else { return nil }
+            })
+            var kinds: [String] = []
+            var texts: [String] = []
+            for index in 0..<size {
+                let (_, entry, _) = try await app.call(.GET, "/api/v1/audit/entries/\(index)", token: admin)
+                kinds.append(entry["kind"]?.stringValue ?? "")
+                texts.append(entry["entry"]?.stringValue ?? "")
+            }
+            #expect(kinds.contains("licence.issued"))
+            #expect(kinds.contains("licence.revoked"))
+            let number = try #require(created["number"]?.stringValue)
+            #expect(texts.contains { $0.contains(number) && $0.contains("licence.revoked") && $0.contains("审计测试") })
+            #expect(!texts.joined().contains(LicenceTests.citizenID))
+        }
+    }
+}

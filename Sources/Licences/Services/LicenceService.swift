@@ -1,3 +1,4 @@
+import Crypto
 import Fluent
 import Foundation
 import Identity
@@ -145,6 +146,9 @@ public struct LicenceService: Sendable {
                 return
             }
         }
+        try await app.audit?.record(
+            kind: AuditKind.licenceIssued, actor: principal.userID, subject: "licence:\(try licence.requireID().uuidString.lowercased())",
+            details: ["number": licence.number, "type": type.code, "issuer": department.code, "holder": licence.holderMasked, "kid": licence.kid])
         return licence
     }
 
@@ -467,6 +471,15 @@ public struct LicenceService: Sendable {
                 try await Self.insert(Array(licences[start..<min(start + 200, licences.count)]), tx: tx)
             }
         }
+        // One audit event for the batch: how many, and a digest of every number in order.
+        let numbers = licences.map(\.number).joined(separator: "\n")
+        try await app.audit?.record(
+            kind: AuditKind.licenceIssued, actor: principal.userID, subject: "licence-batch:\(type.code)",
+            details: [
+                "count": String(licences.count), "type": type.code, "issuer": department.code,
+                "first": licences.first?.number ?? "", "last": licences.last?.number ?? "",
+                "numbersSha256": SHA256.hash(data: Data(numbers.utf8)).map { String(format: "%02x", $0) }.joined(),
+            ])
         return BulkResult(issued: licences.count, licences: licences.compactMap { l in l.id.map { .init(id: $0, number: l.number) } })
     }
 
@@ -512,10 +525,11 @@ public struct LicenceService: Sendable {
         return ISO8601DateFormatter().date(from: text)
     }
 
-    /// `DZZZ` + date + 10 random digits: unique (checked), and readable over the phone in groups.
+    /// `DZZZ-YYYYMMDD-` + 10 random digits: unique (checked), read out in groups over the phone, and never an
+    /// 18-digit run that logs would mistake for (and mask as) a resident ID number.
     static func number(now: Date) -> String {
         let date = LocalDate(now)
-        return String(format: "DZZZ%04d%02d%02d%010d", date.year, date.month, date.day, Int.random(in: 0...9_999_999_999))
+        return String(format: "DZZZ-%04d%02d%02d-%010d", date.year, date.month, date.day, Int.random(in: 0...9_999_999_999))
     }
 
     /// Verifies a scanned payload against the platform's keys and the licence's current status.
@@ -664,6 +678,10 @@ public struct LicenceService: Sendable {
         licence.statusReason = reason.isEmpty ? nil : reason
         licence.updatedAt = app.clock.now()
         try await licence.save(on: db)
+        try await app.audit?.record(
+            kind: status == .revoked ? AuditKind.licenceRevoked : "licence.\(status == .suspended ? "suspended" : "reinstated")",
+            actor: principal.userID, subject: "licence:\(id.uuidString.lowercased())",
+            details: ["number": licence.number, "type": licence.typeCode, "reason": reason])
         return licence
     }
 
