@@ -18,7 +18,7 @@ public struct AuditModule: TongbanModule {
     public func boot(_ app: Application) throws {
         let config = app.tongbanConfig
         let service = AuditLogService(
-            database: app.db, origin: config.auditOrigin, configuredKey: config.auditSigningKey,
+            database: app.db, origin: config.auditOrigin, configuredKey: config.auditSigningKey, vault: app.keyVault,
             clock: { [weak app] in app?.clock.now() ?? Date() })
         app.auditLog = service
         app.audit = service

@@ -2,6 +2,7 @@ import Foundation
 import Identity
 import Licences
 import NIOConcurrencyHelpers
+import SQLKit
 import Testing
 import TestSupport
 import TongbanCore
@@ -475,6 +476,12 @@ struct LicenceAuditTests {
             let number = try #require(created["number"]?.stringValue)
             #expect(texts.contains { $0.contains(number) && $0.contains("licence.revoked") && $0.contains("审计测试") })
             #expect(!texts.joined().contains(LicenceTests.citizenID))
+            // The log's signing key is sealed with the master key at rest.
+            let sql = try #require(app.db as? any SQLDatabase)
+            let stored = try #require(try await sql.raw("SELECT private_key FROM audit_keys").first()?
+                .decode(column: "private_key", as: String.self))
+            #expect(stored.hasPrefix("sealed:"))
+            #expect(!stored.contains("PRIVATE+KEY"))
         }
     }
 }

@@ -12,12 +12,18 @@ public final class AuditLogService: AuditSink, Sendable {
     public let origin: String
     public let appender: AuditAppender
     private let configuredKey: String?
+    /// Seals the generated signing key at rest (the master key); nil keeps it as text.
+    private let vault: KeyVault?
     private let signerCache = NIOLockedValueBox<NoteSigner?>(nil)
     private let clock: @Sendable () -> Date
 
-    public init(database: any Database, origin: String, configuredKey: String?, clock: @escaping @Sendable () -> Date) {
+    public init(
+        database: any Database, origin: String, configuredKey: String?, vault: KeyVault? = nil,
+        clock: @escaping @Sendable () -> Date
+    ) {
         self.origin = origin
         self.configuredKey = configuredKey
+        self.vault = vault
         self.clock = clock
         self.appender = AuditAppender(database: database)
     }
@@ -36,7 +42,8 @@ public final class AuditLogService: AuditSink, Sendable {
     public func signer(on db: any Database) async throws -> NoteSigner {
         if let cached = signerCache.withLockedValue({ $0 }) { return cached }
         let signer = try await AuditKeys.load(
-            origin: origin, configured: configuredKey, sql: try AuditStorage(db).sql, now: AuditEvent.timestamp(clock()))
+            origin: origin, configured: configuredKey, sql: try AuditStorage(db).sql, now: AuditEvent.timestamp(clock()),
+            vault: vault)
         signerCache.withLockedValue { $0 = signer }
         return signer
     }
