@@ -77,9 +77,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Policy",
+            dependencies: ["TongbanCore", "Identity", "CEL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Licences",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Licences", "Policy",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -88,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "tongban",
             dependencies: [
-                "TongbanApp", "TongbanCore", "Identity", "Licences",
+                "TongbanApp", "TongbanCore", "Identity", "Licences", "CEL", "Policy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -110,6 +115,7 @@ let package = Package(
         .testTarget(name: "WebTests", dependencies: ["Web", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "LicencesTests", dependencies: ["Licences", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: swiftSettings),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "CEL", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

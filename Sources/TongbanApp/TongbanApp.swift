@@ -4,6 +4,7 @@ import Fluent
 import Foundation
 import Identity
 import Licences
+import Policy
 import SQLKit
 import TongbanCore
 import Vapor
@@ -15,7 +16,7 @@ public enum TongbanApp {
     /// Every module, in dependency order. A new capability is a new module plus one line here.
     public static let modules: [any TongbanModule] = [
         CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(), ApplicationsModule(),
-        LicencesModule(),
+        LicencesModule(), PolicyModule(),
     ]
 
     public static let version = "0.1.0"

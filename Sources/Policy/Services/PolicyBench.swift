@@ -1,0 +1,246 @@
+import CEL
+import Foundation
+
+/// `tongban bench policy`: synthetic enterprises × synthetic items through the batch evaluator.
+///
+/// Profiles are generated in chunks (deterministic per chunk, so the result does not depend on the
+/// thread count) by `threads` workers; each worker builds a column table per chunk and evaluates every
+/// item's eligibility over it, then the amount of the eligible rows. Memory stays at a few chunks.
+public enum PolicyBench {
+    public struct Result: Sendable {
+        public var enterprises: Int
+        public var items: Int
+        public var threads: Int
+        public var batchItems: Int
+        public var eligiblePairs: Int
+        public var totalAmount: Double
+        public var errors: Int
+        /// Wall time of the whole run (generation, column tables, evaluation).
+        public var seconds: Double
+        /// Summed over workers: time spent generating profiles and building column tables.
+        public var prepareSeconds: Double
+        /// Summed over workers: time spent evaluating.
+        public var evaluateSeconds: Double
+
+        public var evaluations: Int { enterprises * items }
+
+        public var line: String {
+            let rate = seconds > 0 ? Double(evaluations) / seconds : 0
+            let evalRate = evaluateSeconds > 0 ? Double(evaluations) / (evaluateSeconds / Double(threads)) : 0
+            return String(
+                format: "bench policy: %d enterprises × %d items = %@ evaluations in %.2f s on %d threads: %@ evaluations/s (evaluation only: %@/s; %.2f s generating profiles and columns, summed over threads); %d eligible pairs, %d errors, %d/%d items batched",
+                enterprises, items, OfflineMatcher.groupDigits(evaluations), seconds, threads,
+                OfflineMatcher.groupDigits(Int(rate)), OfflineMatcher.groupDigits(Int(evalRate)), prepareSeconds, eligiblePairs,
+                errors, batchItems, items)
+        }
+    }
+
+    /// The scalar fields of the synthetic profiles.
+    public static let schema: [String: CELType] = [
+        "revenue": .double, "industry": .string, "industryCode": .string, "region": .string, "employees": .int,
+        "rdSpend": .double, "taxPaid": .double, "creditRating": .string, "highTech": .bool, "smallMicro": .bool,
+        "layoffRate": .double, "newHires": .int, "registeredYear": .int,
+    ]
+
+    /// `count` synthetic items: ten rule shapes with varying thresholds.
+    public static func items(_ count: Int) -> [OfflineItem] {
+        (0..<count).map { i in
+            let k = i / 10
+            let t = Double(1 + k % 20)
+            let (eligible, amount): (String, String?)
+            switch i % 10 {
+            case 0: (eligible, amount) = ("profile.revenue >= \(t * 500000.0) && profile.industry in ['C', 'I']", "min(0.1 * profile.rdSpend, 500000.0)")
+            case 1: (eligible, amount) = ("profile.employees >= \(k % 50) && profile.employees < \(100 + 10 * (k % 40))", "double(profile.employees) * 1000.0")
+            case 2: (eligible, amount) = ("profile.revenue > 0.0 && profile.rdSpend / profile.revenue >= \(0.01 * t)", "profile.rdSpend * 0.05")
+            case 3: (eligible, amount) = ("profile.creditRating in ['A', 'B'] && profile.taxPaid >= \(t * 20000.0)", "min(profile.taxPaid * 0.1, 300000.0)")
+            case 4: (eligible, amount) = ("profile.region.startsWith('3502') && profile.revenue < \(t * 3000000.0)", "50000.0")
+            case 5: (eligible, amount) = ("profile.highTech && profile.employees <= \(50 + 20 * (k % 30))", "200000.0")
+            case 6: (eligible, amount) = ("profile.smallMicro || profile.employees < \(5 + k % 20)", "profile.taxPaid * 0.5")
+            case 7: (eligible, amount) = ("profile.layoffRate <= \(0.01 * t) && profile.newHires >= \(k % 10)", "double(profile.newHires) * 1500.0")
+            case 8: (eligible, amount) = ("profile.industryCode in ['C13', 'C14', 'C39', 'I65', 'M73'] && profile.registeredYear >= \(2000 + k % 25)", "100000.0")
+            default: (eligible, amount) = ("profile.registeredYear <= \(2026 - k % 10) ? profile.revenue >= \(t * 1000000.0) : profile.highTech", nil)
+            }
+            return OfflineItem(id: String(format: "BENCH-%04d", i + 1), eligible: eligible, amount: amount)
+        }
+    }
+
+    /// Deterministic synthetic profiles `first ..< first + count`.
+    public static func profiles(first: Int, count: Int) -> [CELValue] {
+        let sections = ["A", "C", "C", "C", "E", "F", "G", "I", "I", "K", "L", "M"]
+        let codes = ["C13", "C14", "C26", "C39", "E47", "F51", "G54", "I63", "I65", "K70", "M73", "M75"]
+        let regions = ["350203", "350206", "350211", "430102", "430104", "370102", "370112"]
+        let ratings = ["A", "A", "B", "B", "B", "M", "C", "D"]
+        return (first..<(first + count)).map { n in
+            var rng = SplitMix(state: UInt64(n) &* 0x9E37_79B9_7F4A_7C15 &+ 7)
+            let employees = Int64(rng.int(600))
+            let revenue = rng.double(0, 40_000_000)
+            let sector = rng.int(sections.count)
+            return .object([
+                "id": .string(String(format: "E%08d", n)),
+                "revenue": .double(revenue),
+                "industry": .string(sections[sector]),
+                "industryCode": .string(codes[sector]),
+                "region": .string(regions[rng.int(regions.count)]),
+                "employees": .int(employees),
+                "rdSpend": .double(revenue * rng.double(0, 0.12)),
+                "taxPaid": .double(revenue * rng.double(0, 0.06)),
+                "creditRating": .string(ratings[rng.int(ratings.count)]),
+                "highTech": .bool(rng.int(5) == 0),
+                "smallMicro": .bool(employees < 100 && revenue < 10_000_000),
+                "layoffRate": .double(rng.double(0, 0.2)),
+                "newHires": .int(Int64(rng.int(40))),
+                "registeredYear": .int(Int64(1995 + rng.int(31))),
+            ])
+        }
+    }
+
+    public static func run(
+        enterprises: Int, items count: Int, threads: Int = 2, chunkSize: Int = 16_384,
+        progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws(OfflineMatchError) -> Result {
+        let declarations = CELDeclarations.profile(schema)
+        var compiled: [(CELBatchEvaluator?, CELProgram, CELBatchEvaluator?, CELProgram?)] = []
+        for item in items(count) {
+            do {
+                let e = try CELProgram.compile(item.eligible, declarations: declarations, expecting: .bool)
+                let a = try item.amount.map { (s: String) throws(CELCompileError) in try CELProgram.compile(s, declarations: declarations) }
+                compiled.append((try? CELBatchEvaluator(e), e, a.flatMap { try? CELBatchEvaluator($0) }, a))
+            } catch {
+                throw OfflineMatchError("item '\(item.id)': \(error)")
+            }
+        }
+        var fields = Set<CELBatchField>()
+        for c in compiled {
+            if let b = c.0 { fields.formUnion(b.requiredFields) }
+            if let b = c.2 { fields.formUnion(b.requiredFields) }
+        }
+        let fieldList = Array(fields)
+        let chunks = (enterprises + chunkSize - 1) / chunkSize
+        let workers = max(1, min(threads, chunks))
+        let totals = BenchTotals(workers: workers)
+        let start = Date()
+        let items = compiled
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var local = BenchTotals.Part()
+            var chunk = w
+            while chunk < chunks {
+                let t0 = Date()
+                let first = chunk * chunkSize
+                let rows = profiles(first: first, count: min(chunkSize, enterprises - first))
+                let table = CELColumnTable(rows: rows, fields: fieldList)
+                let t1 = Date()
+                for (eb, e, ab, a) in items {
+                    var eligible: [Int] = []
+                    if let eb {
+                        let r = eb.evaluate(table)
+                        if r.errorIndex.isEmpty {
+                            for i in 0..<rows.count where r.value(at: i).boolValue == true { eligible.append(i) }
+                        } else {
+                            for i in 0..<rows.count {
+                                switch r.value(at: i) {
+                                case .bool(true): eligible.append(i)
+                                case .bool(false): break
+                                default: local.errors += 1
+                                }
+                            }
+                        }
+                    } else {
+                        for i in 0..<rows.count {
+                            switch e.evaluate(profile: rows[i]) {
+                            case .bool(true): eligible.append(i)
+                            case .bool(false): break
+                            default: local.errors += 1
+                            }
+                        }
+                    }
+                    local.eligible += eligible.count
+                    guard let a, !eligible.isEmpty else { continue }
+                    if let ab, eligible.count * 4 >= rows.count {
+                        let r = ab.evaluate(table)
+                        for i in eligible { if case .double(let d) = r.value(at: i) { local.amount += d } else { local.errors += 1 } }
+                    } else {
+                        for i in eligible {
+                            switch a.evaluate(profile: rows[i]) {
+                            case .double(let d): local.amount += d
+                            case .int(let n): local.amount += Double(n)
+                            default: local.errors += 1
+                            }
+                        }
+                    }
+                }
+                let t2 = Date()
+                local.prepare += t1.timeIntervalSince(t0)
+                local.evaluate += t2.timeIntervalSince(t1)
+                let done = totals.finishChunk()
+                if chunks >= 10, done % max(1, chunks / 10) == 0 {
+                    progress(String(format: "%d/%d enterprises, %.1f s", min(done * chunkSize, enterprises), enterprises, Date().timeIntervalSince(start)))
+                }
+                chunk += workers
+            }
+            totals.set(w, local)
+        }
+        let seconds = Date().timeIntervalSince(start)
+        let sum = totals.sum()
+        return Result(
+            enterprises: enterprises, items: count, threads: workers, batchItems: compiled.filter { $0.0 != nil }.count,
+            eligiblePairs: sum.eligible, totalAmount: sum.amount, errors: sum.errors, seconds: seconds,
+            prepareSeconds: sum.prepare, evaluateSeconds: sum.evaluate)
+    }
+}
+
+final class BenchTotals: @unchecked Sendable {
+    struct Part {
+        var eligible = 0
+        var errors = 0
+        var amount = 0.0
+        var prepare = 0.0
+        var evaluate = 0.0
+    }
+
+    private var parts: [Part]
+    private var chunksDone = 0
+    private let lock = NSLock()
+
+    init(workers: Int) { parts = Array(repeating: Part(), count: workers) }
+
+    func set(_ w: Int, _ part: Part) {
+        lock.lock()
+        parts[w] = part
+        lock.unlock()
+    }
+
+    func finishChunk() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        chunksDone += 1
+        return chunksDone
+    }
+
+    func sum() -> Part {
+        lock.lock()
+        defer { lock.unlock() }
+        return parts.reduce(into: Part()) {
+            $0.eligible += $1.eligible
+            $0.errors += $1.errors
+            $0.amount += $1.amount
+            $0.prepare += $1.prepare
+            $0.evaluate += $1.evaluate
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64).
+struct SplitMix {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func double(_ lo: Double, _ hi: Double) -> Double { lo + Double(next() >> 11) / Double(1 << 53) * (hi - lo) }
+}
