@@ -22,6 +22,14 @@ public struct CELBatchField: Sendable, Hashable, CustomStringConvertible {
     public var description: String { presence ? "has(\(path))" : "\(path): \(type)" }
 }
 
+/// Typed values of one column for every row (see `CELColumnTable.init(count:columns:)`).
+public enum CELColumnValues: Sendable {
+    case ints([Int64])
+    case doubles([Double])
+    case bools([Bool])
+    case strings([String])
+}
+
 /// Columnar storage of the fields a batch program needs, for N rows (profiles).
 /// Strings are dictionary-encoded; per-row errors (missing key, null, wrong type) are kept
 /// with the exact error the row-at-a-time evaluator would produce.
@@ -95,6 +103,52 @@ public struct CELColumnTable: Sendable {
                     if col.errorRows.isEmpty { col.errorRows = [Int32](repeating: 0, count: n) }
                     col.errorRows[r] = id!
                 }
+            }
+            cols[f] = col
+        }
+        columns = cols
+        dictionary = dict
+        dictionaryIndex = index
+        var bytes: [UInt8] = []
+        var offsets: [Int] = [0]
+        offsets.reserveCapacity(dict.count + 1)
+        for s in dict {
+            bytes.append(contentsOf: s.utf8)
+            offsets.append(bytes.count)
+        }
+        dictionaryBytes = bytes
+        dictionaryOffsets = offsets
+        let order = (0..<dict.count).sorted { celStringCompare(dict[$0], dict[$1]) < 0 }
+        var rank = [Int32](repeating: 0, count: dict.count)
+        for (pos, id) in order.enumerated() { rank[id] = Int32(pos) }
+        self.rank = rank
+    }
+
+    /// Builds a table directly from typed column values, one per row (no missing values, no errors),
+    /// e.g. for generated data: no per-row `CELValue` is created. Returns nil unless every field is a
+    /// non-presence field given with values of its declared type and `count` rows.
+    public init?(count: Int, columns values: [CELBatchField: CELColumnValues]) {
+        self.count = count
+        var dict: [String] = []
+        var index: [CELMapKey: Int32] = [:]
+        var cols: [CELBatchField: Column] = [:]
+        for (f, v) in values {
+            guard !f.presence else { return nil }
+            var col = Column()
+            switch (f.type, v) {
+            case (.int, .ints(let a)) where a.count == count: col.ints = a
+            case (.double, .doubles(let a)) where a.count == count: col.doubles = a
+            case (.bool, .bools(let a)) where a.count == count: col.bools = a
+            case (.string, .strings(let a)) where a.count == count:
+                col.strs = a.map { s in
+                    let k = CELMapKey.string(s)
+                    if let id = index[k] { return id }
+                    let id = Int32(dict.count)
+                    dict.append(s)
+                    index[k] = id
+                    return id
+                }
+            default: return nil
             }
             cols[f] = col
         }

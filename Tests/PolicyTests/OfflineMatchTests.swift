@@ -125,6 +125,34 @@ struct OfflineMatchTests {
         }
     }
 
+    @Test func directColumnTables_giveTheSameResultsAsRowTables() throws {
+        let n = 3000
+        let cols = PolicyBench.columns(first: 100, count: n)
+        let rows = PolicyBench.profiles(first: 100, count: n)
+        let declarations = CELDeclarations.profile(PolicyBench.schema)
+        for item in PolicyBench.items(20) {
+            for source in [item.eligible] + (item.amount.map { [$0] } ?? []) {
+                let program = try CELProgram.compile(source, declarations: declarations)
+                let batch = try CELBatchEvaluator(program)
+                var values: [CELBatchField: CELColumnValues] = [:]
+                for f in batch.requiredFields { values[f] = cols[f.path.fields[0]] }
+                let direct = try #require(CELColumnTable(count: n, columns: values))
+                let a = batch.evaluate(direct, threads: 2)
+                let b = batch.evaluate(CELColumnTable(rows: rows, fields: batch.requiredFields))
+                var mismatches = 0
+                for i in 0..<n where a.value(at: i) != b.value(at: i) || a.value(at: i) != program.evaluate(profile: rows[i]) {
+                    mismatches += 1
+                }
+                #expect(mismatches == 0, "\(source)")
+            }
+        }
+        // A column of the wrong type or length is refused.
+        let program = try CELProgram.compile("profile.employees > 1", declarations: declarations)
+        let field = try CELBatchEvaluator(program).requiredFields[0]
+        #expect(CELColumnTable(count: 2, columns: [field: .doubles([1, 2])]) == nil)
+        #expect(CELColumnTable(count: 3, columns: [field: .ints([1, 2])]) == nil)
+    }
+
     @Test func bench_smallRun_isConsistent() throws {
         let one = try PolicyBench.run(enterprises: 5000, items: 40, threads: 1, chunkSize: 1000)
         let two = try PolicyBench.run(enterprises: 5000, items: 40, threads: 2, chunkSize: 1000)

@@ -64,34 +64,70 @@ public enum PolicyBench {
         }
     }
 
-    /// Deterministic synthetic profiles `first ..< first + count`.
-    public static func profiles(first: Int, count: Int) -> [CELValue] {
+    /// Deterministic synthetic profile attributes for enterprises `first ..< first + count`, as columns.
+    public static func columns(first: Int, count: Int) -> [String: CELColumnValues] {
         let sections = ["A", "C", "C", "C", "E", "F", "G", "I", "I", "K", "L", "M"]
         let codes = ["C13", "C14", "C26", "C39", "E47", "F51", "G54", "I63", "I65", "K70", "M73", "M75"]
         let regions = ["350203", "350206", "350211", "430102", "430104", "370102", "370112"]
         let ratings = ["A", "A", "B", "B", "B", "M", "C", "D"]
-        return (first..<(first + count)).map { n in
+        var ids = [String](), industry = [String](), industryCode = [String](), region = [String](), rating = [String]()
+        var revenue = [Double](), rdSpend = [Double](), taxPaid = [Double](), layoffRate = [Double]()
+        var employees = [Int64](), newHires = [Int64](), registeredYear = [Int64]()
+        var highTech = [Bool](), smallMicro = [Bool]()
+        for n in first..<(first + count) {
             var rng = SplitMix(state: UInt64(n) &* 0x9E37_79B9_7F4A_7C15 &+ 7)
-            let employees = Int64(rng.int(600))
-            let revenue = rng.double(0, 40_000_000)
+            let e = Int64(rng.int(600))
+            let r = rng.double(0, 40_000_000)
             let sector = rng.int(sections.count)
-            return .object([
-                "id": .string(String(format: "E%08d", n)),
-                "revenue": .double(revenue),
-                "industry": .string(sections[sector]),
-                "industryCode": .string(codes[sector]),
-                "region": .string(regions[rng.int(regions.count)]),
-                "employees": .int(employees),
-                "rdSpend": .double(revenue * rng.double(0, 0.12)),
-                "taxPaid": .double(revenue * rng.double(0, 0.06)),
-                "creditRating": .string(ratings[rng.int(ratings.count)]),
-                "highTech": .bool(rng.int(5) == 0),
-                "smallMicro": .bool(employees < 100 && revenue < 10_000_000),
-                "layoffRate": .double(rng.double(0, 0.2)),
-                "newHires": .int(Int64(rng.int(40))),
-                "registeredYear": .int(Int64(1995 + rng.int(31))),
-            ])
+            ids.append(String(format: "E%08d", n))
+            revenue.append(r)
+            industry.append(sections[sector])
+            industryCode.append(codes[sector])
+            region.append(regions[rng.int(regions.count)])
+            employees.append(e)
+            rdSpend.append(r * rng.double(0, 0.12))
+            taxPaid.append(r * rng.double(0, 0.06))
+            rating.append(ratings[rng.int(ratings.count)])
+            highTech.append(rng.int(5) == 0)
+            smallMicro.append(e < 100 && r < 10_000_000)
+            layoffRate.append(rng.double(0, 0.2))
+            newHires.append(Int64(rng.int(40)))
+            registeredYear.append(Int64(1995 + rng.int(31)))
         }
+        return [
+            "id": .strings(ids), "revenue": .doubles(revenue), "industry": .strings(industry),
+            "industryCode": .strings(industryCode), "region": .strings(region), "employees": .ints(employees),
+            "rdSpend": .doubles(rdSpend), "taxPaid": .doubles(taxPaid), "creditRating": .strings(rating),
+            "highTech": .bools(highTech), "smallMicro": .bools(smallMicro), "layoffRate": .doubles(layoffRate),
+            "newHires": .ints(newHires), "registeredYear": .ints(registeredYear),
+        ]
+    }
+
+    /// The same profiles as JSON-like `CELValue` objects (for row evaluation and files).
+    public static func profiles(first: Int, count: Int) -> [CELValue] {
+        let cols = columns(first: first, count: count)
+        return (0..<count).map { i in
+            var fields: [String: CELValue] = [:]
+            for (name, values) in cols {
+                switch values {
+                case .ints(let a): fields[name] = .int(a[i])
+                case .doubles(let a): fields[name] = .double(a[i])
+                case .bools(let a): fields[name] = .bool(a[i])
+                case .strings(let a): fields[name] = .string(a[i])
+                }
+            }
+            return .object(fields)
+        }
+    }
+
+    /// A column table straight from generated columns, or nil if a field is not a plain top-level column.
+    static func table(_ cols: [String: CELColumnValues], count: Int, fields: [CELBatchField]) -> CELColumnTable? {
+        var values: [CELBatchField: CELColumnValues] = [:]
+        for f in fields {
+            guard f.path.fields.count == 1, let v = cols[f.path.fields[0]] else { return nil }
+            values[f] = v
+        }
+        return CELColumnTable(count: count, columns: values)
     }
 
     public static func run(
@@ -115,6 +151,7 @@ public enum PolicyBench {
             if let b = c.2 { fields.formUnion(b.requiredFields) }
         }
         let fieldList = Array(fields)
+        let needRows = compiled.contains { $0.0 == nil || ($0.3 != nil && $0.2 == nil) }
         let chunks = (enterprises + chunkSize - 1) / chunkSize
         let workers = max(1, min(threads, chunks))
         let totals = BenchTotals(workers: workers)
@@ -126,17 +163,21 @@ public enum PolicyBench {
             while chunk < chunks {
                 let t0 = Date()
                 let first = chunk * chunkSize
-                let rows = profiles(first: first, count: min(chunkSize, enterprises - first))
-                let table = CELColumnTable(rows: rows, fields: fieldList)
+                let n = min(chunkSize, enterprises - first)
+                let cols = columns(first: first, count: n)
+                // Rows only when some item needs row evaluation (or a field is not a plain column).
+                let direct = needRows ? nil : table(cols, count: n, fields: fieldList)
+                let rows = direct == nil ? profiles(first: first, count: n) : []
+                let table = direct ?? CELColumnTable(rows: rows, fields: fieldList)
                 let t1 = Date()
                 for (eb, e, ab, a) in items {
                     var eligible: [Int] = []
                     if let eb {
                         let r = eb.evaluate(table)
                         if r.errorIndex.isEmpty {
-                            for i in 0..<rows.count where r.value(at: i).boolValue == true { eligible.append(i) }
+                            for i in 0..<n where r.value(at: i).boolValue == true { eligible.append(i) }
                         } else {
-                            for i in 0..<rows.count {
+                            for i in 0..<n {
                                 switch r.value(at: i) {
                                 case .bool(true): eligible.append(i)
                                 case .bool(false): break
@@ -155,7 +196,7 @@ public enum PolicyBench {
                     }
                     local.eligible += eligible.count
                     guard let a, !eligible.isEmpty else { continue }
-                    if let ab, eligible.count * 4 >= rows.count {
+                    if let ab, eligible.count * 4 >= n || rows.isEmpty {
                         let r = ab.evaluate(table)
                         for i in eligible { if case .double(let d) = r.value(at: i) { local.amount += d } else { local.errors += 1 } }
                     } else {
