@@ -10,8 +10,8 @@ EVALUATE = "/api/v1/policy/expressions/evaluate"
 MATCH = "/api/v1/policy/match"
 
 
-def post(base, path, token=None, **kwargs):
-    headers = bearer(token) if token else {}
+def post(base, path, token=None, headers=None, **kwargs):
+    headers = {**(bearer(token) if token else {}), **(headers or {})}
     return requests.post(base + path, headers=headers, timeout=HTTP_TIMEOUT, **kwargs)
 
 

@@ -15,6 +15,24 @@ public struct PolicyMatch: Codable, Sendable {
     public var amount: Double?
     public var amountError: String?
     public var conditions: [CompiledPolicyItem.ConditionResult]
+
+    enum CodingKeys: String, CodingKey {
+        case itemId, code, title, titleEn, mode, eligible, amount, amountError, conditions
+    }
+
+    /// `amount` is always present (null when not eligible or not an amount).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(itemId, forKey: .itemId)
+        try c.encode(code, forKey: .code)
+        try c.encode(title, forKey: .title)
+        try c.encode(titleEn, forKey: .titleEn)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(eligible, forKey: .eligible)
+        try c.encode(amount, forKey: .amount)
+        try c.encodeIfPresent(amountError, forKey: .amountError)
+        try c.encode(conditions, forKey: .conditions)
+    }
 }
 
 /// Policy items, enterprise profiles and matching.
