@@ -237,6 +237,18 @@ public struct CELBatchResult: Sendable {
     }
 
     public var errorCount: Int { errorIndex.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } }
+
+    /// Rows whose result is `true` (bool programs), ascending, without building a value per row.
+    public func trueRows() -> [Int] {
+        guard type == .bool else { return [] }
+        var out: [Int] = []
+        if errorIndex.isEmpty {
+            for i in 0..<count where bools[i] { out.append(i) }
+        } else {
+            for i in 0..<count where bools[i] && errorIndex[i] == 0 { out.append(i) }
+        }
+        return out
+    }
 }
 
 /// Evaluates a checked boolean/numeric program over `profile.*` scalar columns for many rows

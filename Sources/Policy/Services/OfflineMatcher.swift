@@ -215,13 +215,8 @@ public final class OfflineMatcher: @unchecked Sendable {
             if let batch = c.eligibleBatch {
                 out.batch += 1
                 let r = batch.evaluate(table)
-                for i in 0..<rows.count {
-                    switch r.value(at: i) {
-                    case .bool(true): eligibleRows.append(i)
-                    case .bool(false): break
-                    default: out.errors += 1
-                    }
-                }
+                eligibleRows = r.trueRows()
+                if !r.errorIndex.isEmpty { out.errors += r.errorCount }
             } else {
                 out.row += 1
                 for i in 0..<rows.count {

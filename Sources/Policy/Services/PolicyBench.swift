@@ -174,17 +174,8 @@ public enum PolicyBench {
                     var eligible: [Int] = []
                     if let eb {
                         let r = eb.evaluate(table)
-                        if r.errorIndex.isEmpty {
-                            for i in 0..<n where r.value(at: i).boolValue == true { eligible.append(i) }
-                        } else {
-                            for i in 0..<n {
-                                switch r.value(at: i) {
-                                case .bool(true): eligible.append(i)
-                                case .bool(false): break
-                                default: local.errors += 1
-                                }
-                            }
-                        }
+                        eligible = r.trueRows()
+                        if !r.errorIndex.isEmpty { local.errors += r.errorCount }
                     } else {
                         for i in 0..<rows.count {
                             switch e.evaluate(profile: rows[i]) {
