@@ -84,9 +84,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "CEL",
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Policy",
+            dependencies: ["TongbanCore", "Identity", "CEL"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "Licences",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "Licences", "Policy",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -95,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "tongban",
             dependencies: [
-                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "Licences",
+                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "Licences", "CEL", "Policy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -122,6 +132,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "AuditLog", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: swiftSettings),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "CEL", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -5,6 +5,7 @@ import Fluent
 import Foundation
 import Identity
 import Licences
+import Policy
 import SQLKit
 import TongbanCore
 import Vapor
@@ -17,7 +18,7 @@ public enum TongbanApp {
     public static let modules: [any TongbanModule] = [
         CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(), ApplicationsModule(),
         AuditModule(),
-        LicencesModule(),
+        LicencesModule(), PolicyModule(),
     ]
 
     public static let version = "0.1.0"

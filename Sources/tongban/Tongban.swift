@@ -13,7 +13,9 @@ struct Tongban: AsyncParsableCommand {
         commandName: "tongban",
         abstract: "Tongban (通办): the one-stop digital-government service platform.",
         version: TongbanApp.version,
-        subcommands: [Serve.self, Migrate.self, Demo.self, Admin.self, AuditCommand.self, Verify.self, QR.self, Bench.self]
+        subcommands: [
+            Serve.self, Migrate.self, Demo.self, Admin.self, AuditCommand.self, Verify.self, QR.self, PolicyCommand.self, Bench.self,
+        ]
     )
 
     /// Parses and runs; a usage error prints one line on stderr and exits 64, a failure exits 1.

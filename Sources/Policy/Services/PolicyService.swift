@@ -1,0 +1,244 @@
+import CEL
+import Fluent
+import Foundation
+import Identity
+import TongbanCore
+
+/// One item's result for one profile.
+public struct PolicyMatch: Codable, Sendable {
+    public var itemId: UUID
+    public var code: String
+    public var title: String
+    public var titleEn: String
+    public var mode: PolicyMode
+    public var eligible: Bool
+    public var amount: Double?
+    public var amountError: String?
+    public var conditions: [CompiledPolicyItem.ConditionResult]
+
+    enum CodingKeys: String, CodingKey {
+        case itemId, code, title, titleEn, mode, eligible, amount, amountError, conditions
+    }
+
+    /// `amount` is always present (null when not eligible or not an amount).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(itemId, forKey: .itemId)
+        try c.encode(code, forKey: .code)
+        try c.encode(title, forKey: .title)
+        try c.encode(titleEn, forKey: .titleEn)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(eligible, forKey: .eligible)
+        try c.encode(amount, forKey: .amount)
+        try c.encodeIfPresent(amountError, forKey: .amountError)
+        try c.encode(conditions, forKey: .conditions)
+    }
+}
+
+/// Policy items, enterprise profiles and matching.
+public struct PolicyService: Sendable {
+    let db: any Database
+    let clock: TongbanClock
+
+    public init(db: any Database, clock: TongbanClock = .system) {
+        self.db = db
+        self.clock = clock
+    }
+
+    public static let itemNotFound = Problem.notFound("Policy item", type: "/problems/policy-item-not-found")
+    public static let profileNotFound = Problem.notFound("Enterprise profile", type: "/problems/profile-not-found")
+
+    // MARK: Items
+
+    public struct ItemInput: Codable, Sendable {
+        public var code: String?
+        public var title: String?
+        public var titleEn: String?
+        public var issuer: String?
+        public var issuerEn: String?
+        public var documentId: UUID?
+        public var departmentId: UUID?
+        public var conditions: [PolicyCondition]?
+        public var amountExpression: String?
+        public var validFrom: String?
+        public var validUntil: String?
+        public var mode: PolicyMode?
+        public var audience: PolicyAudience?
+    }
+
+    /// Whether the principal may edit policy items of `department` (system admins: all; department
+    /// admins: their departments).
+    public static func isPolicyStaff(_ principal: Principal, department: UUID? = nil) -> Bool {
+        if principal.isSystemAdmin { return true }
+        let mine = principal.departments(with: [.departmentAdmin])
+        if let department { return mine.contains(department) }
+        return !mine.isEmpty
+    }
+
+    /// Creates a draft item; every rule is type-checked against ``ProfileSchema`` first.
+    public func create(_ input: ItemInput, principal: Principal) async throws -> PolicyItem {
+        guard Self.isPolicyStaff(principal) else { throw Problem.forbidden }
+        var errors = FieldErrors()
+        let code = (input.code ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        errors.check(
+            (2...64).contains(code.count) && code.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") },
+            "code", "must be 2–64 letters, digits, '-', '_' or '.'")
+        let title = (input.title ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        errors.check(!title.isEmpty && title.count <= 200, "title", "is required (at most 200 characters)")
+        let conditions = input.conditions ?? []
+        errors.check(!conditions.isEmpty && conditions.count <= 50, "conditions", "must list 1–50 conditions")
+        for (i, c) in conditions.enumerated() {
+            errors.check(!c.text.trimmingCharacters(in: .whitespaces).isEmpty, "conditions[\(i)].text", "is required")
+        }
+        for (field, value) in [("validFrom", input.validFrom), ("validUntil", input.validUntil)] {
+            if let value { errors.check(LocalDate(value) != nil, field, "must be a date YYYY-MM-DD") }
+        }
+        var department = input.departmentId
+        if !principal.isSystemAdmin {
+            let mine = principal.departments(with: [.departmentAdmin])
+            if let d = department {
+                if !mine.contains(d) { errors.add("departmentId", "is not a department you administer") }
+            } else {
+                department = mine.sorted { $0.uuidString < $1.uuidString }.first
+            }
+        }
+        if !code.isEmpty, try await PolicyItem.query(on: db).filter(\.$code == code).first() != nil {
+            errors.add("code", "is already used")
+        }
+        if let documentId = input.documentId, try await PolicyDocument.find(documentId, on: db) == nil {
+            errors.add("documentId", "is not a policy document")
+        }
+        try errors.throwIfAny()
+        _ = try CompiledPolicyItem.compile(conditions: conditions, amount: input.amountExpression)
+        let item = PolicyItem()
+        item.code = code
+        item.documentID = input.documentId
+        item.titleZh = title
+        item.titleEn = input.titleEn ?? title
+        item.issuerZh = input.issuer ?? ""
+        item.issuerEn = input.issuerEn ?? input.issuer ?? ""
+        item.departmentID = department
+        item.conditionsJSON = try JSONText.encode(conditions)
+        item.amountExpression = input.amountExpression
+        item.validFrom = input.validFrom
+        item.validUntil = input.validUntil
+        item.mode = input.mode ?? .apply
+        item.audience = input.audience ?? .enterprise
+        item.status = .draft
+        item.version = 1
+        item.createdAt = clock.now()
+        item.updatedAt = item.createdAt
+        try await item.create(on: db)
+        return item
+    }
+
+    public func publish(_ id: UUID, principal: Principal) async throws -> PolicyItem {
+        guard let item = try await PolicyItem.find(id, on: db) else { throw Self.itemNotFound }
+        guard Self.isPolicyStaff(principal, department: principal.isSystemAdmin ? nil : item.departmentID) else {
+            throw item.status == .published ? Problem.forbidden : Self.itemNotFound
+        }
+        guard item.status == .draft else { throw Problem.conflict("The item is already published.") }
+        item.status = .published
+        item.updatedAt = clock.now()
+        try await item.save(on: db)
+        return item
+    }
+
+    /// An item the principal may see: published ones for anyone, drafts for policy staff.
+    public func visible(_ id: UUID, principal: Principal?) async throws -> PolicyItem {
+        guard let item = try await PolicyItem.find(id, on: db) else { throw Self.itemNotFound }
+        if item.status == .published { return item }
+        guard let principal, Self.isPolicyStaff(principal, department: principal.isSystemAdmin ? nil : item.departmentID) else {
+            throw Self.itemNotFound
+        }
+        return item
+    }
+
+    public func list(status: PolicyStatus, paging: Paging) async throws -> CursorPage<PolicyItem> {
+        let rows = try await PolicyItem.query(on: db).filter(\.$status == status).sort(\.$code)
+            .range(paging.offset..<(paging.offset + paging.limit + 1)).all()
+        return paging.page(rows)
+    }
+
+    // MARK: Profiles and matching
+
+    /// The stored profile of `uscc`, for staff and for members of that enterprise (404 for others).
+    public func profile(uscc raw: String, principal: Principal) async throws -> CELValue {
+        let uscc = raw.trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
+        if !principal.isStaff {
+            let mine = try await EnterpriseService(db: db).enterprises(of: principal.userID)
+            guard mine.contains(where: { $0.creditCode == uscc }) else { throw Self.profileNotFound }
+        }
+        guard let stored = try await EnterpriseProfile.query(on: db).filter(\.$creditCode == uscc).first() else {
+            throw Self.profileNotFound
+        }
+        do {
+            return try CELValue.fromJSON(stored.attributesJSON)
+        } catch {
+            throw Problem(.internalServerError, title: "Stored profile unreadable")
+        }
+    }
+
+    /// Every published, currently valid enterprise item diagnosed for `profile`: eligible ones first
+    /// (largest amount first), then the others by code.
+    public func match(_ profile: CELValue) async throws -> [PolicyMatch] {
+        let now = clock.now()
+        let today = LocalDate(now).description
+        let items = try await PolicyItem.query(on: db).filter(\.$status == .published).filter(\.$audience == .enterprise)
+            .sort(\.$code).all()
+        var out: [PolicyMatch] = []
+        for item in items {
+            if let from = item.validFrom, from > today { continue }
+            if let until = item.validUntil, until < today { continue }
+            guard let compiled = Self.compiled(item) else { continue }
+            let d = compiled.diagnose(profile, now: now)
+            var amount: Double?
+            var amountError: String?
+            switch d.amount {
+            case .double(let v)?: amount = v.isFinite ? v : nil
+            case .int(let v)?: amount = Double(v)
+            case .error(let e)?: amountError = e.description
+            default: break
+            }
+            out.append(PolicyMatch(
+                itemId: try item.requireID(), code: item.code, title: item.titleZh, titleEn: item.titleEn, mode: item.mode,
+                eligible: d.eligible, amount: amount, amountError: amountError, conditions: d.conditions))
+        }
+        return out.sorted { a, b in
+            if a.eligible != b.eligible { return a.eligible }
+            if (a.amount ?? 0) != (b.amount ?? 0) { return (a.amount ?? 0) > (b.amount ?? 0) }
+            return a.code < b.code
+        }
+    }
+
+    /// Compiled items by id and version (items are immutable per version).
+    static let cache = CompiledCache()
+
+    static func compiled(_ item: PolicyItem) -> CompiledPolicyItem? {
+        let key = "\(item.id?.uuidString ?? item.code)#\(item.version)#\(item.status.rawValue)"
+        if let hit = cache.get(key) { return hit }
+        guard let c = try? CompiledPolicyItem.compile(conditions: item.conditions, amount: item.amountExpression) else {
+            return nil
+        }
+        cache.set(key, c)
+        return c
+    }
+}
+
+final class CompiledCache: @unchecked Sendable {
+    private var entries: [String: CompiledPolicyItem] = [:]
+    private let lock = NSLock()
+
+    func get(_ key: String) -> CompiledPolicyItem? {
+        lock.lock()
+        defer { lock.unlock() }
+        return entries[key]
+    }
+
+    func set(_ key: String, _ value: CompiledPolicyItem) {
+        lock.lock()
+        defer { lock.unlock() }
+        if entries.count > 10_000 { entries.removeAll() }
+        entries[key] = value
+    }
+}
