@@ -23,11 +23,42 @@ extension DatabaseID {
     static let bootstrap = DatabaseID(string: "bootstrap")
 }
 
+/// A counting gate: at most `width` holders at once, the rest wait in order.
+actor TestGate {
+    static let postgres = TestGate(width: Int(ProcessInfo.processInfo.environment["TEST_PG_APPS"] ?? "") ?? 40)
+
+    private let width: Int
+    private var holders = 0
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(width: Int) { self.width = max(1, width) }
+
+    func enter() async {
+        if holders < width {
+            holders += 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func leave() {
+        if waiters.isEmpty {
+            holders -= 1
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+}
+
 /// Runs `body` with a fully configured, migrated application on a fresh database, then tears it down.
 /// `demo: true` loads the demo data first.
 public func withTestApp(
     demo: Bool = false, config: TongbanConfig? = nil, sqliteFile: Bool = false, _ body: (Application) async throws -> Void
 ) async throws {
+    // Swift Testing starts every test at once; on PostgreSQL each test application holds a few connections,
+    // so only so many run at a time (the server allows 300 in CI; the suite has grown past that).
+    if TestDatabase.isPostgres { await TestGate.postgres.enter() }
+    defer { if TestDatabase.isPostgres { Task { await TestGate.postgres.leave() } } }
     let app = try await Application.make(.testing)
     app.logger.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"] ?? "warning") ?? .warning
     // Files (attachments, the development outbox) go to a fresh temporary folder, never the checkout.
