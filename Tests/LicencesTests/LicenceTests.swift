@@ -223,6 +223,12 @@ struct LicenceTests {
                 if case .array(let items) = value { return items } else { return nil }
             } ?? []).compactMap { $0["field"]?.stringValue })
             #expect(fields.isSuperset(of: ["holder.idNumber", "fields.name", "fields.scope", "fields.colour"]))
+            // A date beyond year 9999 is a clear 422, not a crash while signing.
+            let (farFuture, far, _) = try await app.call(
+                .POST, "/api/v1/licences", token: clerk,
+                body: ["typeCode": "demo-permit", "holder": ["idNumber": .string(Self.citizenID)], "fields": ["name": "a", "scope": "b"],
+                       "validUntil": "99999-01-01T00:00:00Z"])
+            #expect(farFuture == .unprocessableEntity || farFuture == .badRequest, "\(far)")
             let (unknownType, _, _) = try await app.call(.POST, "/api/v1/licences", token: clerk, body: ["typeCode": "no-such-type"])
             #expect(unknownType == .unprocessableEntity)
             // A citizen cannot issue; another department's staff cannot issue this type.

@@ -280,6 +280,12 @@ public struct LicenceService: Sendable {
             }
             values[definition.name] = text
         }
+        // Dates outside years 1900–9999 are refused here: the signed claims carry them as 64-bit seconds.
+        let plausible = Date(timeIntervalSince1970: -2_208_988_800)...Date(timeIntervalSince1970: 253_402_300_799)
+        for (name, date) in [("validFrom", request.validFrom), ("validUntil", request.validUntil)] {
+            if let date, !plausible.contains(date) { errors.add(field(name), "must be a date between the years 1900 and 9999") }
+        }
+        guard errors.isEmpty else { return (nil, errors.errors) }
         let validFrom = request.validFrom ?? now
         var validUntil = request.validUntil
         if validUntil == nil, type.validityYears > 0 {
@@ -547,7 +553,8 @@ public struct LicenceService: Sendable {
         // answers every scan). The verifier trusts it only after the signature checks and when the stored token
         // is exactly this one.
         var stored: (status: LicenceStatus, reason: String?, payload: String, typeID: UUID, departmentID: UUID, number: String)?
-        if let claimsID = Self.unverifiedLicenceID(payload), let sql = db as? any SQLDatabase,
+        let claimed = Self.unverifiedClaims(payload)
+        if let claimsID = claimed?.id, let sql = db as? any SQLDatabase,
             let row = try await sql.raw("""
                 SELECT "status", "status_reason", "payload", "type_id", "department_id", "number" FROM "licences_licences" \
                 WHERE "id" = \(bind: claimsID)
@@ -562,9 +569,10 @@ public struct LicenceService: Sendable {
         var typeName: String?
         var issuerName: String?
         var componentStatuses: [String: String] = [:]
-        if let stored, let claimsID = Self.unverifiedLicenceID(payload) {
-            // A composite's components, with their current status (a valid one past its date is expired).
-            let links = try await LicenceComponent.query(on: db).filter(\.$compositeID == claimsID).all()
+        // Only a token that lists components costs the extra queries (a composite's components, with their
+        // current status; a valid one past its date is expired).
+        if stored != nil, let claimed, claimed.composite {
+            let links = try await LicenceComponent.query(on: db).filter(\.$compositeID == claimed.id).all()
             if !links.isEmpty {
                 let now = app.clock.now()
                 for component in try await Licence.query(on: db).filter(\.$id ~~ links.map(\.componentID)).all() {
@@ -572,7 +580,6 @@ public struct LicenceService: Sendable {
                     componentStatuses[component.number] = expired ? "expired" : component.status.rawValue
                 }
             }
-            _ = stored
         }
         if let stored {
             typeName = try await cache.name("type:\(stored.typeID)") { try await LicenceType.find(stored.typeID, on: db)?.nameZh }
@@ -650,14 +657,18 @@ public struct LicenceService: Sendable {
         return try CompactJWS.sign(payload: try encoder.encode(credential), key: signer, type: "vc+jwt", contentType: "vc")
     }
 
-    /// The licence id a payload claims (read before verification only to find the record; the verifier
-    /// checks the signature and that the stored token is identical before anything is trusted).
-    static func unverifiedLicenceID(_ payload: String) -> UUID? {
+    /// The licence id a payload claims, and whether it lists components (read before verification only to
+    /// find the records; the verifier checks the signature and the stored token before anything is trusted).
+    static func unverifiedClaims(_ payload: String) -> (id: UUID, composite: Bool)? {
+        struct Claimed: Decodable {
+            var lid: String
+            var sub: [LicenceClaims.Component]?
+        }
         let parts = payload.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let data = Base64URL.decode(parts[1]),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let lid = object["lid"] as? String
+            let claimed = try? CompactJWS.decoder.decode(Claimed.self, from: data), let id = UUID(uuidString: claimed.lid)
         else { return nil }
-        return UUID(uuidString: lid)
+        return (id, !(claimed.sub ?? []).isEmpty)
     }
 
     /// Revokes (or suspends) a licence: staff of the issuing department. 409 when already revoked.
