@@ -79,6 +79,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "DataSharing",
+            dependencies: [
+                "TongbanCore", "Identity", "Web",
+                .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Licences",
             dependencies: ["TongbanCore", "Identity", "Web", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
@@ -96,7 +104,7 @@ let package = Package(
         .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "Licences", "Policy",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "DataSharing", "Licences", "Policy",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -105,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "tongban",
             dependencies: [
-                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "Licences", "CEL", "Policy",
+                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "DataSharing", "Licences", "CEL", "Policy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -132,6 +140,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "AuditLog", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "DataSharingTests", dependencies: ["DataSharing", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "CEL", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),

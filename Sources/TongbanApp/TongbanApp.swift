@@ -1,6 +1,7 @@
 import Applications
 import Audit
 import Catalogue
+import DataSharing
 import Fluent
 import Foundation
 import Identity
@@ -17,7 +18,7 @@ public enum TongbanApp {
     /// Every module, in dependency order. A new capability is a new module plus one line here.
     public static let modules: [any TongbanModule] = [
         CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(), ApplicationsModule(),
-        AuditModule(),
+        AuditModule(), DataSharingModule(),
         LicencesModule(), PolicyModule(),
     ]
 
