@@ -15,6 +15,7 @@ public struct DataSharingModule: TongbanModule {
 
     public func boot(_ app: Application) throws {
         try app.register(collection: DataSharingController())
+        try app.register(collection: ConsentPages())
         app.jobs.register(ReflowOrders.jobKind) { job, app in
             struct Payload: Decodable { var order: String }
             let payload = try JobQueue(db: app.db, clock: app.clock).payload(of: job, as: Payload.self)

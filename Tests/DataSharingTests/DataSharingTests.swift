@@ -439,3 +439,38 @@ struct ReflowTests {
         }
     }
 }
+
+@Suite("Data sharing: scan-to-authorise pages")
+struct ConsentPageTests {
+    @Test func personScansApprovesWithPasswordAndRevokesFromMyConsents() async throws {
+        try await withTestApp(demo: true) { app in
+            let (employer, created, enterprise) = try await ConsentTests.ask(app)
+            let payload = try #require(created["qrPayload"]?.stringValue)
+            let path = try #require(URLComponents(string: payload).map { $0.path + "?" + ($0.query ?? "") })
+            let browser = PageBrowser(app)
+            // Not logged in: to the login page, coming back here afterwards.
+            let anonymous = try await browser.get(path)
+            #expect(anonymous.status == .seeOther || anonymous.status == .found)
+            try await browser.login("demo-citizen")
+            let page = try await browser.get(path)
+            #expect(page.status == .ok)
+            #expect(browser.lastBody.contains("济南泉城食品有限公司"))
+            #expect(browser.lastBody.contains("简历核验"))
+            let wrong = try await browser.post(path, [("password", "wrong"), ("intent", "approve")])
+            #expect(wrong.status == .unauthorized)
+            #expect(browser.lastBody.contains("密码不正确"))
+            let approved = try await browser.post(path, [("password", Fixtures.demoPassword), ("intent", "approve")])
+            #expect(approved.status == .ok)
+            #expect(browser.lastBody.contains("已授权"))
+            let (_, mine) = try await app.call(.GET, "/api/v1/consents", token: try await app.login("demo-citizen"))
+            let consentID = try #require(mine.list.first?["id"]?.stringValue)
+            _ = try await browser.get("/consents/mine")
+            #expect(browser.lastBody.contains("撤回授权"))
+            let revoked = try await browser.post("/consents/\(consentID.lowercased())/revoke", [])
+            #expect(revoked.status == .seeOther)
+            let (after, _) = try await app.call(
+                .GET, "/api/v1/consents/\(consentID)/data", token: employer, headers: [("X-Acting-For", enterprise)])
+            #expect(after == .forbidden)
+        }
+    }
+}

@@ -58,6 +58,8 @@ PAGES = [
     ("verify-valid", "/verify?p={licence_payload}", None),
     ("verify-tampered", "/verify?p={licence_payload}x", None),
     ("licence-print", "/licences/{licence_id}/print", "demo-citizen"),
+    ("consent-scan", "/consents/scan/{consent_request}?c={consent_code}", "demo-citizen"),
+    ("my-consents", "/consents/mine", "demo-citizen"),
 ]
 MODES = ("standard", "elderly", "en")
 
@@ -141,7 +143,16 @@ def application_pages(base_url) -> dict:
         "typeCode": "demo-permit", "holder": {"idNumber": "37010219900307123" + id_check_char("37010219900307123")},
         "fields": {"name": "无障碍检查", "scope": "核验页面"}})
     assert licence.status_code == 201, licence.text[:300]
-    return {"licence_payload": licence.json()["qr"]["payload"], "licence_id": licence.json()["id"], "demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
+    employer = bearer(api_login(base_url, "demo-enterprise"))
+    me = requests.get(base_url + "/api/v1/me", headers=employer, timeout=HTTP_TIMEOUT).json()
+    consent = requests.post(base_url + "/api/v1/consents/requests", timeout=HTTP_TIMEOUT,
+                            headers={**employer, "X-Acting-For": me["enterprises"][0]["id"]},
+                            json={"scenario": "简历核验", "purpose": "核验应聘者学历", "durationDays": 30,
+                                  "items": [{"resource": "education-degree", "fields": ["name", "degree"]}]})
+    assert consent.status_code == 201, consent.text[:300]
+    consent_code = consent.json()["qrPayload"].split("?c=", 1)[1]
+    return {"consent_request": consent.json()["id"], "consent_code": consent_code,
+            "licence_payload": licence.json()["qr"]["payload"], "licence_id": licence.json()["id"], "demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
             "bundle_application": bundle.json()["id"], "inspection_application": inspection_application,
             "inspection_task": inspection_task, "hall": hall, "hall_date": hall_date, "booking": booking}
 

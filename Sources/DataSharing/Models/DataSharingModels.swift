@@ -27,6 +27,15 @@ public struct ResourceField: Codable, Sendable, Equatable {
     /// 1 (public) … 4 (most sensitive).
     public var sensitivity: Int
     public var mask: FieldMask
+
+    public init(name: String, nameZh: String, nameEn: String, type: Kind, sensitivity: Int, mask: FieldMask) {
+        self.name = name
+        self.nameZh = nameZh
+        self.nameEn = nameEn
+        self.type = type
+        self.sensitivity = sensitivity
+        self.mask = mask
+    }
 }
 
 /// Whose data a resource holds: the row key is an ID number (person), a credit code (enterprise), or a free key.

@@ -105,7 +105,7 @@ public struct DataTables: Sendable {
             .map { "\"\($0.name)\" TEXT" }
         try await sql.raw(SQLQueryString("CREATE TABLE IF NOT EXISTS \(unsafeRaw: table) (\(unsafeRaw: columns.joined(separator: ", ")))")).run()
         try await sql.raw(SQLQueryString(
-            "CREATE INDEX IF NOT EXISTS \(unsafeRaw: table)_city ON \(unsafeRaw: table) (city_code, updated_at)")).run()
+            "CREATE INDEX IF NOT EXISTS \(unsafeRaw: table)_city ON \(unsafeRaw: table) (city_code, updated_at, row_hash)")).run()
     }
 
     /// Inserts or replaces rows (the provider's side), in one statement per 200 rows.
