@@ -71,6 +71,25 @@ public struct DataSharingModule: TongbanModule {
                               requiresAuth: true, response: Schema.object([:]), problems: [401, 404, 409]))
         docs.add(APIOperation(.GET, "/api/v1/consents", summary: "The person's consents and every use", tag: "consents",
                               requiresAuth: true, response: Schema.array(Schema.object([:])), problems: [401]))
+        for (path, summary) in [
+            ("/api/v1/data/sharing-requests", "Sharing requests of the caller's departments (consumer or provider)"),
+            ("/api/v1/data/sharing-requests/{id}", "One sharing request"),
+            ("/api/v1/data/reflow/orders", "Reflow orders visible to the caller (applicant, source, authority)"),
+            ("/api/v1/data/reflow/orders/{id}", "One reflow order with its history and runs"),
+            ("/api/v1/consents/requests", "The caller's consent requests"),
+            ("/api/v1/consents/requests/{id}", "The four clarities of a request (requester, or a person with ?c=)"),
+            ("/api/v1/consents/{id}", "One consent with its receipt (the person, the requester)"),
+        ] {
+            docs.add(APIOperation(.GET, path, summary: summary, tag: path.contains("consents") ? "consents" : tag, requiresAuth: true,
+                                  response: Schema.object([:]), problems: [401, 403, 404]))
+        }
+        var qr = APIOperation(.GET, "/api/v1/consents/requests/{id}/qr.svg", summary: "The request's scan-to-authorise QR (SVG)",
+                              tag: "consents", requiresAuth: true, response: Schema.string, problems: [401, 404])
+        qr.responseContentType = "image/svg+xml"
+        docs.add(qr)
+        docs.add(APIOperation(.POST, "/api/v1/consents/requests/{id}/decline", summary: "The person declines", tag: "consents",
+                              requiresAuth: true, request: Schema.object(["code": Schema.string]), response: Schema.object([:]),
+                              problems: [401, 404, 409]))
         docs.add(APIOperation(.GET, "/api/v1/consents/keys", summary: "Public keys that sign consent receipts (JWK)", tag: "consents",
                               response: Schema.object(["keys": Schema.array(Schema.object([:]))]), problems: []))
     }
