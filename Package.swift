@@ -78,6 +78,7 @@ let package = Package(
             dependencies: ["TongbanCore", "AuditLog"],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(
             name: "DataSharing",
             dependencies: [
@@ -88,7 +89,7 @@ let package = Package(
         ),
         .target(
             name: "Licences",
-            dependencies: ["TongbanCore", "Identity", "Web", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TongbanCore", "Identity", "Web", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(

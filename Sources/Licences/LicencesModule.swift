@@ -11,7 +11,7 @@ public struct LicencesModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateLicences()] }
+    public var migrations: [any Migration] { [CreateLicences(), AddStatusIndex()] }
 
     public func boot(_ app: Application) throws {
         app.licenceCache = LicenceCache()
@@ -79,6 +79,12 @@ public struct LicencesModule: TongbanModule {
         docs.add(APIOperation(
             .GET, "/api/v1/licences/types", summary: "Licence types", tag: "licences",
             response: Schema.array(Schema.object(["code": Schema.string, "nameZh": Schema.string])), problems: []))
+        var statusList = APIOperation(
+            .GET, "/api/v1/licences/status/{department}/{purpose}",
+            summary: "The department's signed Bitstring Status List (purpose revocation or suspension), GZIP-compressed, as a compact JWS",
+            tag: "licences", response: Schema.string, problems: [404])
+        statusList.responseContentType = "application/statuslist+jwt"
+        docs.add(statusList)
         docs.add(APIOperation(
             .GET, "/.well-known/tongban-trust-list.json", summary: "Issuers and their public keys (JWK)", tag: "licences",
             response: Schema.object(["version": Schema.integer, "issuers": Schema.array(Schema.object([:]))]), problems: []))

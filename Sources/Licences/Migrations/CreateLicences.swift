@@ -76,3 +76,21 @@ struct CreateLicences: AsyncMigration {
         }
     }
 }
+
+/// Status list positions: one counter per department, one index per licence.
+struct AddStatusIndex: AsyncMigration {
+    var name: String { "Licences.AddStatusIndex" }
+
+    func prepare(on database: any Database) async throws {
+        try await database.schema(Licence.schema).field("status_index", .int).update()
+        try await database.schema("licences_status_counters")
+            .field("department_id", .uuid, .identifier(auto: false))
+            .field("next_index", .int, .required)
+            .create()
+    }
+
+    func revert(on database: any Database) async throws {
+        try await database.schema("licences_status_counters").delete()
+        try await database.schema(Licence.schema).deleteField("status_index").update()
+    }
+}

@@ -77,6 +77,8 @@ public final class Licence: Model, @unchecked Sendable {
     /// The signed token (JWS compact) carried by the QR code.
     @Field(key: "payload") public var payload: String
     @OptionalField(key: "application_id") public var applicationID: UUID?
+    /// Position in the issuing department's status lists (nil for licences issued before status lists).
+    @OptionalField(key: "status_index") public var statusIndex: Int?
     @Field(key: "issued_by") public var issuedBy: UUID
     @Field(key: "created_at") public var createdAt: Date
     @Field(key: "updated_at") public var updatedAt: Date

@@ -54,6 +54,7 @@ struct LicencesController: RouteCollection {
         licences.post(":id", "reinstate", use: reinstate)
         licences.get("types", use: types)
         routes.get(".well-known", "tongban-trust-list.json", use: trustList)
+        licences.get("status", ":department", ":purpose", use: statusList)
     }
 
     static func view(_ licence: Licence) -> LicenceView {
@@ -214,6 +215,18 @@ struct LicencesController: RouteCollection {
         encoder.dateEncodingStrategy = .iso8601
         let response = Response(status: .ok, body: .init(data: try encoder.encode(list)))
         response.headers.contentType = .json
+        response.headers.replaceOrAdd(name: .cacheControl, value: "public, max-age=300")
+        return response
+    }
+
+    /// GET /api/v1/licences/status/{department}/{purpose} — public: the department's signed Bitstring Status List
+    /// (`revocation` or `suspension`) as a compact JWS, valid for a day; offline verifiers download it.
+    @Sendable func statusList(req: Request) async throws -> Response {
+        let base = Self.verificationURL(req, "").replacingOccurrences(of: "/verify?p=", with: "")
+        let token = try await StatusLists(app: req.application, db: req.db).credential(
+            department: req.parameters.get("department") ?? "", purpose: req.parameters.get("purpose") ?? "", baseURL: base)
+        let response = Response(status: .ok, body: .init(string: token))
+        response.headers.contentType = HTTPMediaType(type: "application", subType: "statuslist+jwt")
         response.headers.replaceOrAdd(name: .cacheControl, value: "public, max-age=300")
         return response
     }

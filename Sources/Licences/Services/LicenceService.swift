@@ -78,7 +78,11 @@ public struct SigningKeyService: Sendable {
             jwk["status"] = key.status.rawValue
             jwk["validFrom"] = ISO8601DateFormatter().string(from: key.createdAt)
             if let retired = key.retiredAt { jwk["retiredAt"] = ISO8601DateFormatter().string(from: retired) }
-            issuers[department.code, default: TrustList.Issuer(code: department.code, name: department.name, nameEn: department.nameEn, keys: [])]
+            issuers[department.code, default: TrustList.Issuer(
+                code: department.code, name: department.name, nameEn: department.nameEn, keys: [],
+                statusLists: Dictionary(uniqueKeysWithValues: StatusListCredential.purposes.map {
+                    ($0, StatusLists.url(baseURL: baseURL, department: department.code, purpose: $0))
+                }))]
                 .keys.append(jwk)
         }
         return TrustList(
@@ -128,7 +132,9 @@ public struct LicenceService: Sendable {
         let prepared = try await prepare(request, type: type, now: now, field: { $0 }, holders: HolderLookup(db: db))
         guard let prepared = prepared.licence else { throw Problem.validation(prepared.errors) }
         let signer = try await SigningKeyService(db: db, vault: app.keyVault, clock: app.clock).activeKey(department: department)
-        let licence = try Self.sign(prepared, type: type, department: department, signer: signer, issuer: principal.userID, now: now)
+        let index = try await StatusLists.allocate(department: department.id, count: 1, on: db)
+        let licence = try Self.sign(
+            prepared, type: type, department: department, signer: signer, issuer: principal.userID, now: now, statusIndex: index)
         try await db.writeTransaction { tx in
             for attempt in 0..<8 {
                 if try await Licence.query(on: tx).filter(\.$number == licence.number).count() > 0 && attempt < 7 {
@@ -337,7 +343,8 @@ public struct LicenceService: Sendable {
 
     /// Builds and signs the licence (no database work).
     static func sign(
-        _ prepared: Prepared, type: LicenceType, department: DepartmentInfo, signer: SigningKeyMaterial, issuer: UUID, now: Date
+        _ prepared: Prepared, type: LicenceType, department: DepartmentInfo, signer: SigningKeyMaterial, issuer: UUID, now: Date,
+        statusIndex: Int? = nil
     ) throws -> Licence {
         let licence = Licence()
         licence.id = UUID()
@@ -355,6 +362,7 @@ public struct LicenceService: Sendable {
         licence.status = .valid
         licence.kid = signer.kid
         licence.applicationID = prepared.applicationID
+        licence.statusIndex = statusIndex
         licence.issuedBy = issuer
         licence.createdAt = now
         licence.updatedAt = now
@@ -376,7 +384,7 @@ public struct LicenceService: Sendable {
             v: 1, lid: try licence.requireID().uuidString.lowercased(), num: licence.number, typ: typeCode, iss: issuer,
             hm: licence.holderMasked, f: publicValues, nbf: Int64(licence.validFrom.timeIntervalSince1970),
             exp: licence.validUntil.map { Int64($0.timeIntervalSince1970) }, iat: Int64(now.timeIntervalSince1970),
-            sub: components.isEmpty ? nil : components)
+            sub: components.isEmpty ? nil : components, si: licence.statusIndex)
     }
 
     /// A new number after a collision, and the token signed again over it.
@@ -458,8 +466,9 @@ public struct LicenceService: Sendable {
         }
         try errors.throwIfAny()
         let signer = try await SigningKeyService(db: db, vault: app.keyVault, clock: app.clock).activeKey(department: department)
-        let licences = try prepared.map {
-            try Self.sign($0, type: type, department: department, signer: signer, issuer: principal.userID, now: now)
+        let first = try await StatusLists.allocate(department: department.id, count: prepared.count, on: db)
+        let licences = try prepared.enumerated().map { offset, item in
+            try Self.sign(item, type: type, department: department, signer: signer, issuer: principal.userID, now: now, statusIndex: first + offset)
         }
         // Numbers unique within the batch and against what is stored (a race with another issuer still fails
         // the transaction on the unique index, and nothing is stored).
@@ -507,14 +516,14 @@ public struct LicenceService: Sendable {
             return
         }
         var query = SQLQueryString(
-            #"INSERT INTO "licences_licences" ("id", "number", "type_id", "type_code", "department_id", "holder_kind", "holder_key", "holder_masked", "holder_user_id", "holder_enterprise_id", "fields", "valid_from", "valid_until", "status", "status_reason", "kid", "payload", "application_id", "issued_by", "created_at", "updated_at") VALUES "#
+            #"INSERT INTO "licences_licences" ("id", "number", "type_id", "type_code", "department_id", "holder_kind", "holder_key", "holder_masked", "holder_user_id", "holder_enterprise_id", "fields", "valid_from", "valid_until", "status", "status_reason", "kid", "payload", "application_id", "issued_by", "created_at", "updated_at", "status_index") VALUES "#
         )
         for (index, l) in licences.enumerated() {
             if index > 0 { query.appendLiteral(", ") }
             let values: [any Encodable & Sendable] = [
                 l.id, l.number, l.typeID, l.typeCode, l.departmentID, l.holderKind.rawValue, l.holderKey, l.holderMasked,
                 l.holderUserID, l.holderEnterpriseID, l.fieldsJSON, l.validFrom, l.validUntil, l.status.rawValue, l.statusReason,
-                l.kid, l.payload, l.applicationID, l.issuedBy, l.createdAt, l.updatedAt,
+                l.kid, l.payload, l.applicationID, l.issuedBy, l.createdAt, l.updatedAt, l.statusIndex,
             ]
             query.appendLiteral("(")
             for (position, value) in values.enumerated() {
@@ -648,7 +657,14 @@ public struct LicenceService: Sendable {
             credentialSubject: .init(
                 holder: licence.holderMasked, holderKind: licence.holderKind.rawValue, licenceNumber: licence.number,
                 licenceType: type.code, licenceTypeName: type.nameZh, fields: licence.fields),
-            credentialStatus: .init(id: baseURL + "/api/v1/licences/verify", type: "TongbanLicenceStatus"),
+            credentialStatus: licence.statusIndex.map { index in
+                StatusListCredential.purposes.map { purpose in
+                    let list = StatusLists.url(baseURL: baseURL, department: department.code, purpose: purpose)
+                    return LicenceCredential.Status(
+                        id: "\(list)#\(index)", type: "BitstringStatusListEntry", statusPurpose: purpose,
+                        statusListIndex: String(index), statusListCredential: list)
+                }
+            } ?? [.init(id: baseURL + "/api/v1/licences/verify", type: "TongbanLicenceStatus")],
             iss: issuerID, jti: "urn:uuid:\(try licence.requireID().uuidString.lowercased())",
             iat: Int64(now.timeIntervalSince1970), nbf: Int64(licence.validFrom.timeIntervalSince1970),
             exp: licence.validUntil.map { Int64($0.timeIntervalSince1970) })

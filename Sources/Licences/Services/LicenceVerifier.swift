@@ -25,6 +25,8 @@ public struct LicenceClaims: Codable, Sendable, Equatable {
     public var nonce: String?
     /// Composite licences (一业一证): the component licences, by number, type and issuing department.
     public var sub: [Component]?
+    /// The licence's position in its issuer's status lists (absent in licences issued before status lists).
+    public var si: Int?
 
     public struct Component: Codable, Sendable, Equatable {
         public var num: String
@@ -167,6 +169,8 @@ public struct TrustList: Codable, Sendable {
         public var name: String
         public var nameEn: String
         public var keys: [[String: String]]
+        /// The issuer's signed status lists by purpose (`revocation`, `suspension`).
+        public var statusLists: [String: String]?
     }
 
     public var version: Int
@@ -209,9 +213,13 @@ public struct LicenceCredential: Codable, Sendable {
         public var fields: [String: String]
     }
 
+    /// A BitstringStatusListEntry (W3C Bitstring Status List v1.0), or the online check for older licences.
     public struct Status: Codable, Sendable {
         public var id: String
         public var type: String
+        public var statusPurpose: String?
+        public var statusListIndex: String?
+        public var statusListCredential: String?
     }
 
     public var context: [String]
@@ -221,7 +229,7 @@ public struct LicenceCredential: Codable, Sendable {
     public var validFrom: String
     public var validUntil: String?
     public var credentialSubject: Subject
-    public var credentialStatus: Status
+    public var credentialStatus: [Status]
     // JWT claims, for JOSE libraries that check them.
     public var iss: String
     public var jti: String
