@@ -110,3 +110,67 @@ def test_vc_jwt_verifies_with_an_independent_jose_library(base_url):
     clerk = api_login(base_url, "demo-clerk")["accessToken"]
     assert requests.get(f"{base_url}/api/v1/licences/{created['id']}/credential", headers=bearer(clerk),
                         timeout=HTTP_TIMEOUT).status_code == 404
+
+
+def test_offline_cli_checks_signed_status_lists(base_url, tmp_path):
+    """`tongban verify --trust-list T --status-list R --status-list S PAYLOAD` against downloaded files:
+    valid before revocation, revoked after, and a tampered list is refused. The list is also decoded here
+    independently (multibase base64url, gzip, most significant bit first)."""
+    import base64
+    import gzip
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    binary = Path(os.environ.get("TONGBAN_BIN", Path(__file__).resolve().parents[2] / ".build" / "debug" / "tongban"))
+    if not binary.exists():
+        pytest.skip(f"no tongban binary at {binary}")
+    clerk = api_login(base_url, "demo-clerk")["accessToken"]
+    licence = issue(base_url, clerk)
+    payload = licence["qr"]["payload"]
+    claims = json.loads(base64.urlsafe_b64decode(payload.split(".")[1] + "=="))
+    index = claims["si"]
+
+    def download():
+        trust = tmp_path / "trust.json"
+        trust.write_bytes(requests.get(f"{base_url}/.well-known/tongban-trust-list.json", timeout=HTTP_TIMEOUT).content)
+        files = []
+        for purpose in ("revocation", "suspension"):
+            r = requests.get(f"{base_url}/api/v1/licences/status/370100-SCJG/{purpose}", timeout=HTTP_TIMEOUT)
+            assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/statuslist+jwt")
+            path = tmp_path / f"{purpose}.jwt"
+            path.write_text(r.text)
+            files.append(path)
+        return trust, files
+
+    def run(trust, files):
+        args = [str(binary), "verify", "--trust-list", str(trust)]
+        for f in files:
+            args += ["--status-list", str(f)]
+        return subprocess.run(args + [payload], capture_output=True, text=True, timeout=60)
+
+    trust, files = download()
+    ok = run(trust, files)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("valid:")
+
+    r = requests.post(f"{base_url}/api/v1/licences/{licence['id']}/revoke", headers=bearer(clerk), json={"reason": "测试吊销"},
+                      timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200
+    trust, files = download()
+    body = json.loads(base64.urlsafe_b64decode(files[0].read_text().split(".")[1] + "=="))
+    encoded = body["credentialSubject"]["encodedList"]
+    assert encoded.startswith("u")
+    bits = gzip.decompress(base64.urlsafe_b64decode(encoded[1:] + "=" * (-len(encoded[1:]) % 4)))
+    assert len(bits) * 8 >= 131072
+    assert bits[index // 8] & (0x80 >> (index % 8))
+    revoked = run(trust, files)
+    assert revoked.returncode == 1
+    assert "revoked" in revoked.stderr
+
+    text = files[0].read_text()
+    files[0].write_text(text[:-6] + ("A" if text[-6] != "A" else "B") + text[-5:])
+    tampered = run(trust, files)
+    assert tampered.returncode == 1
+    assert "revocation.jwt" in tampered.stderr
