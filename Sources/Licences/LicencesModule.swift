@@ -11,10 +11,16 @@ public struct LicencesModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateLicences(), AddStatusIndex()] }
+    public var migrations: [any Migration] { [CreateLicences(), AddStatusIndex(), CreateLicenceBindings()] }
 
     public func boot(_ app: Application) throws {
         app.licenceCache = LicenceCache()
+        let clock = app.clock
+        // 办结即发证: an approved application of a bound service yields its licence (Applications' subject type).
+        app.workflowObservers.addListener("application") { change, tx in
+            try await ApplicationIssuance.listen(change, tx: tx, clock: clock)
+        }
+        app.jobs.register(ApplicationIssuance.job) { job, app in try await ApplicationIssuance.run(job, app: app) }
         try app.register(collection: LicencesController())
         try app.register(collection: LicencePages())
         let docs = app.apiDocumentation
@@ -79,6 +85,14 @@ public struct LicencesModule: TongbanModule {
         docs.add(APIOperation(
             .GET, "/api/v1/licences/types", summary: "Licence types", tag: "licences",
             response: Schema.array(Schema.object(["code": Schema.string, "nameZh": Schema.string])), problems: []))
+        docs.add(APIOperation(
+            .GET, "/api/v1/licences/bindings", summary: "Services whose approved applications yield a licence", tag: "licences",
+            requiresAuth: true, response: Schema.array(Schema.object(["serviceCode": Schema.string, "typeCode": Schema.string, "fields": Schema.object([:])])),
+            problems: [401, 403]))
+        docs.add(APIOperation(
+            .PUT, "/api/v1/licences/bindings/{serviceCode}", summary: "Bind a service to a licence type (fields: licence field → $formField or text)",
+            tag: "licences", requiresAuth: true, request: Schema.object(["typeCode": Schema.string, "fields": Schema.object([:])]),
+            response: Schema.object([:]), problems: [401, 403, 422]))
         var statusList = APIOperation(
             .GET, "/api/v1/licences/status/{department}/{purpose}",
             summary: "The department's signed Bitstring Status List (purpose revocation or suspension), GZIP-compressed, as a compact JWS",
@@ -130,5 +144,14 @@ struct LicencesDemo {
             added += 1
         }
         progress("licence types: \(seeds.count) (\(added) new)")
+        // The joint-approval demo service yields a demo permit when all three approvals are in.
+        if try await LicenceBinding.query(on: app.db).filter(\.$serviceCode == "joint-approval-demo").count() == 0 {
+            let binding = LicenceBinding()
+            binding.serviceCode = "joint-approval-demo"
+            binding.typeCode = "demo-permit"
+            binding.fieldsJSON = try JSONText.encode(["name": "$projectName", "scope": "联合审批（演示）"])
+            binding.updatedAt = app.clock.now()
+            try await binding.create(on: app.db)
+        }
     }
 }

@@ -55,6 +55,8 @@ struct LicencesController: RouteCollection {
         licences.get("types", use: types)
         routes.get(".well-known", "tongban-trust-list.json", use: trustList)
         licences.get("status", ":department", ":purpose", use: statusList)
+        licences.get("bindings", use: bindings)
+        licences.put("bindings", ":serviceCode", use: bind)
     }
 
     static func view(_ licence: Licence) -> LicenceView {
@@ -217,6 +219,33 @@ struct LicencesController: RouteCollection {
         response.headers.contentType = .json
         response.headers.replaceOrAdd(name: .cacheControl, value: "public, max-age=300")
         return response
+    }
+
+    struct BindingView: Content {
+        var serviceCode: String
+        var typeCode: String
+        var fields: [String: String]
+    }
+
+    struct BindingBody: Content {
+        var typeCode: String?
+        var fields: [String: String]?
+    }
+
+    @Sendable func bindings(req: Request) async throws -> [BindingView] {
+        _ = try req.requireStaff([.clerk, .approver, .departmentAdmin])
+        return try await LicenceBinding.query(on: req.db).sort(\.$serviceCode).all().map {
+            BindingView(serviceCode: $0.serviceCode, typeCode: $0.typeCode, fields: $0.fields)
+        }
+    }
+
+    @Sendable func bind(req: Request) async throws -> BindingView {
+        let principal = try req.requirePrincipal()
+        let body = try req.content.decode(BindingBody.self)
+        let binding = try await ApplicationIssuance.bind(
+            serviceCode: req.parameters.get("serviceCode") ?? "", typeCode: body.typeCode, fields: body.fields, principal: principal,
+            db: req.db, now: req.application.clock.now())
+        return BindingView(serviceCode: binding.serviceCode, typeCode: binding.typeCode, fields: binding.fields)
     }
 
     /// GET /api/v1/licences/status/{department}/{purpose} — public: the department's signed Bitstring Status List

@@ -44,9 +44,13 @@ public struct WorkflowEngine: Sendable {
 
     /// Tells the subject's owner (e.g. Applications) what happened, inside the same transaction.
     func notify(_ instance: WorkflowInstance, action: String, node: String?, tx: any Database) async throws {
-        guard let observer = observers.observer(for: instance.subjectType) else { return }
+        let observer = observers.observer(for: instance.subjectType)
+        let listeners = observers.listeners(for: instance.subjectType)
+        guard observer != nil || !listeners.isEmpty else { return }
         let openNodes = try await WorkflowStore(tx).openNodes(instance: try instance.requireID())
-        try await observer(WorkflowChange(instance: instance, action: action, node: node, openNodes: openNodes), tx)
+        let change = WorkflowChange(instance: instance, action: action, node: node, openNodes: openNodes)
+        try await observer?(change, tx)
+        for listener in listeners { try await listener(change, tx) }
     }
 
     struct EngineState: Codable {

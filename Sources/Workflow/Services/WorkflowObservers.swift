@@ -26,6 +26,19 @@ public final class WorkflowObservers: Sendable {
         observers.withLockedValue { $0[subjectType] = observer }
     }
 
+    private let listeners = NIOLockedValueBox<[String: [Observer]]>([:])
+
+    /// Adds a listener for changes of another module's subjects (e.g. Licences issuing a licence when an
+    /// application is approved). Listeners run after the owner's observer, in the same transaction, in the
+    /// order they were added.
+    public func addListener(_ subjectType: String, _ listener: @escaping Observer) {
+        listeners.withLockedValue { $0[subjectType, default: []].append(listener) }
+    }
+
+    func listeners(for subjectType: String) -> [Observer] {
+        listeners.withLockedValue { $0[subjectType] ?? [] }
+    }
+
     /// Called when a task of the subject type reaches 80 % of its time limit (`yellow`) or passes it
     /// (`red`), inside the transaction that records the warning.
     public typealias TimeLimitObserver = @Sendable (WorkflowTask, WorkflowInstance, String, any Database) async throws -> Void
