@@ -89,3 +89,26 @@ struct StatusListTests {
         #expect(throws: (any Error).self) { try Gzip.decompress(compressed, limit: 1000) }
     }
 }
+
+@Suite("Licence wallet page")
+struct WalletPageTests {
+    @Test func holderSeesLicencesWithQRCodes_othersAreSentToLogin() async throws {
+        try await withTestApp(demo: true) { app in
+            let licence = try await app.issueDemoPermit()
+            let number = try #require(licence["number"]?.stringValue)
+            let browser = PageBrowser(app)
+            let anonymous = try await browser.get("/me/licences")
+            #expect(anonymous.status == .seeOther || anonymous.status == .found)
+            try await browser.login("demo-citizen")
+            let page = try await browser.get("/me/licences")
+            #expect(page.status == .ok)
+            #expect(browser.lastBody.contains(number))
+            #expect(browser.lastBody.contains("<svg"))
+            #expect(browser.lastBody.contains("/licences/\(try #require(licence["id"]?.stringValue).lowercased())/print"))
+            let other = PageBrowser(app)
+            try await other.login("demo-enterprise")
+            _ = try await other.get("/me/licences")
+            #expect(!other.lastBody.contains(number))
+        }
+    }
+}

@@ -60,6 +60,7 @@ PAGES = [
     ("licence-print", "/licences/{licence_id}/print", "demo-citizen"),
     ("consent-scan", "/consents/scan/{consent_request}?c={consent_code}", "demo-citizen"),
     ("my-consents", "/consents/mine", "demo-citizen"),
+    ("my-licences", "/me/licences", "demo-citizen"),
 ]
 MODES = ("standard", "elderly", "en")
 

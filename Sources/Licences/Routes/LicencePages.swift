@@ -36,6 +36,13 @@ struct LicencePages: RouteCollection {
             "Issued with the issuer's electronic signature. The seal image is for display; scan the code to check that the licence is genuine."
         ),
         "print_button": ("打印（A4）", "Print (A4)"),
+        "wallet_title": ("我的证照", "My licences"),
+        "wallet_intro": (
+            "您和您代表的企业持有的电子证照。办事时出示二维码即可，无需再交纸质材料。",
+            "Electronic licences held by you and the enterprise you act for. Show the QR code instead of paper copies."
+        ),
+        "wallet_empty": ("您还没有电子证照。", "You hold no electronic licences yet."),
+        "wallet_print": ("查看和打印（A4）", "View and print (A4)"),
         "status_valid": ("有效", "valid"),
         "status_suspended": ("暂停", "suspended"),
         "status_revoked": ("已注销", "revoked"),
@@ -67,6 +74,7 @@ struct LicencePages: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         routes.get("verify", use: verify)
         routes.get("licences", ":id", "print", use: printView)
+        routes.get("me", "licences", use: wallet)
     }
 
     struct PrintPage: Encodable, Sendable {
@@ -109,6 +117,45 @@ struct LicencePages: RouteCollection {
             qrSVG: qr.svg(moduleSize: 4, border: 4, title: (t["print_scan"] ?? "") + " \(licence.number)"),
             sealSVG: Seal.svg(department: department?.name ?? ""))
         return try await req.renderPage("licences/print", title: page.typeName, strings: Self.strings, page: page)
+    }
+
+    struct WalletPage: Encodable, Sendable {
+        struct Row: Encodable, Sendable {
+            var id: String
+            var typeName: String
+            var number: String
+            var holder: String
+            var status: String
+            var validity: String
+            var issuer: String
+            var qrSVG: String
+        }
+
+        var licences: [Row]
+    }
+
+    /// GET /me/licences — the holder's wallet (and the enterprise's they act for), each with its QR code.
+    @Sendable func wallet(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else { return req.redirect(to: "/login?next=%2Fme%2Flicences") }
+        let english = req.preferences.language == .en
+        let t = LicencePages.strings.table(for: req.preferences.language)
+        let licences = try await LicenceService(app: req.application, db: req.db).wallet(principal: principal)
+        let types = Dictionary(try await LicenceType.query(on: req.db).all().map { ($0.code, $0) }, uniquingKeysWith: { a, _ in a })
+        let departments = try await DirectoryService(db: req.db).departments(ids: Set(licences.map(\.departmentID)))
+        var rows: [WalletPage.Row] = []
+        for licence in licences.prefix(100) {
+            let type = types[licence.typeCode]
+            let typeName = (english ? type?.nameEn : type?.nameZh) ?? licence.typeCode
+            let until = licence.validUntil.map { LocalDate($0).description } ?? (t["verify_long_term"] ?? "")
+            let effective = licence.status == .valid && (licence.validUntil.map { $0 < req.application.clock.now() } ?? false) ? "expired" : licence.status.rawValue
+            let qr = try QRCode.encode(LicencesController.verificationURL(req, licence.payload), correction: .medium)
+            rows.append(.init(
+                id: try licence.requireID().uuidString.lowercased(), typeName: typeName, number: licence.number, holder: licence.holderMasked,
+                status: t["status_\(effective)"] ?? effective, validity: "\(LocalDate(licence.validFrom).description) – \(until)",
+                issuer: departments[licence.departmentID].map { english ? $0.nameEn : $0.name } ?? "",
+                qrSVG: qr.svg(moduleSize: 3, border: 4, title: (t["print_scan"] ?? "") + " \(licence.number)")))
+        }
+        return try await req.renderPage("licences/wallet", title: t["wallet_title"], strings: Self.strings, page: WalletPage(licences: rows))
     }
 
     /// The token inside what was scanned: the token itself, or a verification link carrying it in `p`.
