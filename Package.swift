@@ -89,7 +89,7 @@ let package = Package(
         ),
         .target(
             name: "Licences",
-            dependencies: ["TongbanCore", "Identity", "Web", "Workflow", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TongbanCore", "Identity", "Web", "Catalogue", "Workflow", "Applications", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -93,6 +93,12 @@ public struct LicencesModule: TongbanModule {
             .PUT, "/api/v1/licences/bindings/{serviceCode}", summary: "Bind a service to a licence type (fields: licence field → $formField or text)",
             tag: "licences", requiresAuth: true, request: Schema.object(["typeCode": Schema.string, "fields": Schema.object([:])]),
             response: Schema.object([:]), problems: [401, 403, 422]))
+        docs.add(APIOperation(
+            .GET, "/api/v1/applications/{id}/materials",
+            summary: "Each material of the application's service: uploaded, replaced by an e-licence in force (免提交), or missing",
+            tag: "licences", requiresAuth: true,
+            response: Schema.object(["applicationId": Schema.uuid, "materials": Schema.array(Schema.object([:])), "missing": Schema.array(Schema.string)]),
+            problems: [401, 404]))
         var statusList = APIOperation(
             .GET, "/api/v1/licences/status/{department}/{purpose}",
             summary: "The department's signed Bitstring Status List (purpose revocation or suspension), GZIP-compressed, as a compact JWS",

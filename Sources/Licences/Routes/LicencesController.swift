@@ -56,6 +56,7 @@ struct LicencesController: RouteCollection {
         routes.get(".well-known", "tongban-trust-list.json", use: trustList)
         licences.get("status", ":department", ":purpose", use: statusList)
         licences.get("bindings", use: bindings)
+        routes.get("api", "v1", "applications", ":id", "materials", use: materials)
         licences.put("bindings", ":serviceCode", use: bind)
     }
 
@@ -230,6 +231,14 @@ struct LicencesController: RouteCollection {
     struct BindingBody: Content {
         var typeCode: String?
         var fields: [String: String]?
+    }
+
+    /// GET /api/v1/applications/{id}/materials — the applicant and handling staff: each material of the service,
+    /// satisfied by an upload, by an e-licence in force (免提交), or missing.
+    @Sendable func materials(req: Request) async throws -> MaterialsCheck.Report {
+        let principal = try req.requirePrincipal()
+        guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Application", type: "/problems/application-not-found") }
+        return try await MaterialsCheck(app: req.application, db: req.db).report(id, principal: principal)
     }
 
     @Sendable func bindings(req: Request) async throws -> [BindingView] {
