@@ -12,10 +12,42 @@ public struct PolicyModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreatePolicy()] }
+    public var migrations: [any Migration] { [CreatePolicy(), CreatePolicyBenefits()] }
 
     public func boot(_ app: Application) throws {
         try app.register(collection: PolicyController())
+        try app.register(collection: BenefitsController())
+        let benefit = Schema.object([
+            "id": Schema.uuid, "itemId": Schema.uuid, "itemCode": Schema.string, "itemVersion": Schema.integer,
+            "enterpriseName": Schema.string, "creditCode": Schema.string, "amount": Schema.number, "status": Schema.string,
+            "conditions": Schema.array(Schema.object([:])), "inputs": Schema.object([:]), "bankAccount": Schema.string,
+            "paymentReference": Schema.string, "decidedAt": Schema.dateTime,
+        ])
+        app.apiDocumentation.add(APIOperation(
+            .POST, "/api/v1/policy/items/{id}/run", summary: "免申即享: decide a no-application item for every stored enterprise profile",
+            tag: "policy", requiresAuth: true,
+            response: Schema.object(["item": Schema.string, "version": Schema.integer, "evaluated": Schema.integer, "eligible": Schema.integer,
+                                     "notified": Schema.integer, "alreadyDecided": Schema.integer, "errors": Schema.integer]),
+            problems: [401, 403, 404, 409]))
+        app.apiDocumentation.add(APIOperation(
+            .GET, "/api/v1/policy/benefits", summary: "Benefit notices of the enterprise the caller acts for", tag: "policy",
+            requiresAuth: true, response: Schema.array(benefit), problems: [401, 403]))
+        app.apiDocumentation.add(APIOperation(
+            .GET, "/api/v1/policy/benefits/{id}", summary: "One benefit with the rule version, inputs and condition results that decided it",
+            tag: "policy", requiresAuth: true, response: benefit, problems: [401, 404]))
+        app.apiDocumentation.add(APIOperation(
+            .POST, "/api/v1/policy/benefits/{id}/confirm", summary: "The enterprise confirms with its corporate bank account", tag: "policy",
+            requiresAuth: true, request: Schema.object(["bankAccount": Schema.string, "accountName": Schema.string]), response: benefit,
+            problems: [401, 404, 409, 422]))
+        app.apiDocumentation.add(APIOperation(
+            .POST, "/api/v1/policy/benefits/{id}/decline", summary: "The enterprise declines", tag: "policy", requiresAuth: true,
+            response: benefit, problems: [401, 404, 409]))
+        app.apiDocumentation.add(APIOperation(
+            .POST, "/api/v1/policy/benefits/{id}/paid", summary: "Policy staff record the transfer", tag: "policy", requiresAuth: true,
+            request: Schema.object(["reference": Schema.string]), response: benefit, problems: [401, 403, 404, 409, 422]))
+        app.apiDocumentation.add(APIOperation(
+            .GET, "/api/v1/policy/payments", summary: "Benefits for policy staff (?status=confirmed: payments to make)", tag: "policy",
+            requiresAuth: true, response: Schema.array(benefit), problems: [400, 401, 403], query: ["status"]))
         let docs = app.apiDocumentation
         let condition = Schema.object(["text": Schema.string, "textEn": Schema.string, "expression": Schema.string])
         docs.addSchema("PolicyItem", Schema.object([
