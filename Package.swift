@@ -99,7 +99,7 @@ let package = Package(
         ),
         .target(
             name: "Policy",
-            dependencies: ["TongbanCore", "Identity", "CEL"],
+            dependencies: ["TongbanCore", "Identity", "CEL", "DataSharing"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "AuditLog", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "DataSharingTests", dependencies: ["DataSharing", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: swiftSettings),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy", "CEL", "Identity", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "CEL", "Identity", "DataSharing", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -224,6 +224,8 @@ struct DataSharingDemo {
             case ("uscc", _): out[field.name] = key
             case ("phone", _): out[field.name] = phone ?? "139\(String(format: "%08d", h % 100_000_000))"
             case ("address", _): out[field.name] = "济南市历下区泉城路\(h % 300 + 1)号"
+            case ("household_region", _): out[field.name] = String(key.prefix(6))
+            case ("months_paid", _): out[field.name] = String(12 + h % 48)
             case ("degree", _): out[field.name] = ["本科", "硕士研究生", "博士研究生"][h % 3]
             case ("school", _): out[field.name] = ["山东大学", "浙江大学", "中山大学"][h % 3]
             case ("major", _): out[field.name] = ["计算机科学与技术", "公共管理", "临床医学"][h % 3]

@@ -30,6 +30,12 @@ public struct PolicyModule: TongbanModule {
                                      "notified": Schema.integer, "alreadyDecided": Schema.integer, "errors": Schema.integer]),
             problems: [401, 403, 404, 409]))
         app.apiDocumentation.add(APIOperation(
+            .POST, "/api/v1/policy/person/diagnosis",
+            summary: "A person's own profile from the departments' data (sources named) and every person item diagnosed (e.g. school places)",
+            tag: "policy", requiresAuth: true,
+            response: Schema.object(["profile": Schema.object([:]), "sources": Schema.array(Schema.object([:])), "matches": Schema.array(Schema.object([:]))]),
+            problems: [401, 403]))
+        app.apiDocumentation.add(APIOperation(
             .GET, "/api/v1/policy/benefits", summary: "Benefit notices of the enterprise the caller acts for", tag: "policy",
             requiresAuth: true, response: Schema.array(benefit), problems: [401, 403]))
         app.apiDocumentation.add(APIOperation(
@@ -145,6 +151,7 @@ public struct PolicyDemo: Sendable {
             var mode: PolicyMode
             var validFrom: String?
             var validUntil: String?
+            var audience: PolicyAudience?
         }
 
         var documents: [Document]
@@ -181,7 +188,7 @@ public struct PolicyDemo: Sendable {
         let existing = Set(try await PolicyItem.query(on: db).all(\.$code))
         var added = 0
         for s in seed.items where !existing.contains(s.code) {
-            do { _ = try CompiledPolicyItem.compile(conditions: s.conditions, amount: s.amountExpression) } catch {
+            do { _ = try CompiledPolicyItem.compile(conditions: s.conditions, amount: s.amountExpression, audience: s.audience ?? .enterprise) } catch {
                 throw Problem(.internalServerError, title: "Demo policy item \(s.code) does not compile: \(error.errors.map { $0.message })")
             }
             let document = documents[s.document]
@@ -197,7 +204,7 @@ public struct PolicyDemo: Sendable {
             item.validFrom = s.validFrom
             item.validUntil = s.validUntil
             item.mode = s.mode
-            item.audience = .enterprise
+            item.audience = s.audience ?? .enterprise
             item.status = .published
             item.version = 1
             item.createdAt = now

@@ -240,7 +240,7 @@ struct PolicyMatchTests {
             var (listStatus, list, _, _) = try await app.policyCall(.GET, "/api/v1/policy/items?limit=100")
             #expect(listStatus == .ok)
             guard case .array(let before)? = list["items"] else { Issue.record("no items"); return }
-            #expect(before.count == 20)
+            #expect(before.count == 21, "20 enterprise items and the school-place person item")
             #expect(!before.contains { $0["id"]?.stringValue == id })
             let citizen = try await app.login("demo-citizen")
             let (forbidden, _, _, _) = try await app.policyCall(.POST, "/api/v1/policy/items/\(id)/publish", token: citizen)
@@ -252,7 +252,7 @@ struct PolicyMatchTests {
             #expect(again == .conflict)
             (listStatus, list, _, _) = try await app.policyCall(.GET, "/api/v1/policy/items?limit=100")
             guard case .array(let after)? = list["items"] else { return }
-            #expect(after.count == 21)
+            #expect(after.count == 22)
             // It takes part in matching now.
             let (_, matched, _, _) = try await app.policyCall(
                 .POST, "/api/v1/policy/match", token: citizen, json: #"{"profile":{"industry":"C","rdSpend":1000000}}"#)
@@ -271,7 +271,7 @@ struct PolicyMatchTests {
     @Test func demoDataLoadsIdempotently() async throws {
         try await withTestApp(demo: true) { app in
             try await PolicyDemo(db: app.db).load(progress: { _ in })
-            #expect(try await PolicyItem.query(on: app.db).count() == 20)
+            #expect(try await PolicyItem.query(on: app.db).count() == 21)
             #expect(try await EnterpriseProfile.query(on: app.db).count() == PolicyDemo.syntheticProfiles + 1)
         }
     }

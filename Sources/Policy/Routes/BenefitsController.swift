@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import Identity
 import TongbanCore
 import Vapor
 
@@ -14,6 +15,29 @@ struct BenefitsController: RouteCollection {
         policy.post("benefits", ":id", "decline", use: decline)
         policy.post("benefits", ":id", "paid", use: paid)
         policy.get("payments", use: payments)
+        policy.post("person", "diagnosis", use: personDiagnosis)
+    }
+
+    struct PersonDiagnosis: Content {
+        var profile: JSONValue
+        var sources: [PersonProfiles.Source]
+        var matches: [PolicyMatch]
+    }
+
+    /// POST /api/v1/policy/person/diagnosis — a signed-in person: their profile assembled from the departments'
+    /// data (household register, real estate, social insurance, education), each source named, and every
+    /// published person item (e.g. the school place) diagnosed condition by condition. The read is audited.
+    @Sendable func personDiagnosis(req: Request) async throws -> PersonDiagnosis {
+        let principal = try req.requirePrincipal()
+        guard principal.kind == .person, let user = try await User.find(principal.userID, on: req.db), let idNumber = user.idNumber else {
+            throw Problem(.forbidden, type: "/problems/person-only", title: "For persons", detail: "A person's own diagnosis needs a person account with an ID number.")
+        }
+        let (profile, json, sources) = try await PersonProfiles(db: req.db, clock: req.application.clock).profile(idNumber: idNumber)
+        try await req.application.audit?.record(
+            kind: "policy.profile.read", actor: principal.userID, subject: "person:\(principal.userID.uuidString.lowercased())",
+            details: ["purpose": "self-diagnosis", "sources": sources.filter(\.found).map(\.resource).joined(separator: ",")])
+        let matches = try await PolicyService(db: req.db, clock: req.application.clock).match(profile, audience: .person)
+        return PersonDiagnosis(profile: json, sources: sources, matches: matches)
     }
 
     struct BenefitView: Content {

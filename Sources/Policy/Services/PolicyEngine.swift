@@ -35,12 +35,15 @@ public struct CompiledPolicyItem: Sendable {
     public var amount: CELProgram?
 
     /// Type-checks every condition (bool) and the amount (double or int); collects every error.
-    public static func compile(conditions: [PolicyCondition], amount: String?) throws(RuleProblem) -> CompiledPolicyItem {
+    public static func compile(
+        conditions: [PolicyCondition], amount: String?, audience: PolicyAudience = .enterprise
+    ) throws(RuleProblem) -> CompiledPolicyItem {
+        let declarations = audience == .person ? PersonProfileSchema.declarations : ProfileSchema.declarations
         var errors: [RuleError] = []
         var compiled: [Condition] = []
         for (i, c) in conditions.enumerated() {
             do {
-                let p = try CELProgram.compile(c.expression, declarations: ProfileSchema.declarations, expecting: .bool)
+                let p = try CELProgram.compile(c.expression, declarations: declarations, expecting: .bool)
                 compiled.append(Condition(text: c.text, textEn: c.textEn, program: p))
             } catch {
                 errors.append(RuleError(field: "conditions[\(i)].expression", error))
@@ -49,7 +52,7 @@ public struct CompiledPolicyItem: Sendable {
         var amountProgram: CELProgram?
         if let amount, !amount.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
             do {
-                let p = try CELProgram.compile(amount, declarations: ProfileSchema.declarations)
+                let p = try CELProgram.compile(amount, declarations: declarations)
                 switch p.resultType {
                 case .double, .int, .dyn: amountProgram = p
                 default:

@@ -109,7 +109,7 @@ public struct PolicyService: Sendable {
             errors.add("documentId", "is not a policy document")
         }
         try errors.throwIfAny()
-        _ = try CompiledPolicyItem.compile(conditions: conditions, amount: input.amountExpression)
+        _ = try CompiledPolicyItem.compile(conditions: conditions, amount: input.amountExpression, audience: input.audience ?? .enterprise)
         let item = PolicyItem()
         item.code = code
         item.documentID = input.documentId
@@ -181,10 +181,10 @@ public struct PolicyService: Sendable {
 
     /// Every published, currently valid enterprise item diagnosed for `profile`: eligible ones first
     /// (largest amount first), then the others by code.
-    public func match(_ profile: CELValue) async throws -> [PolicyMatch] {
+    public func match(_ profile: CELValue, audience: PolicyAudience = .enterprise) async throws -> [PolicyMatch] {
         let now = clock.now()
         let today = LocalDate(now).description
-        let items = try await PolicyItem.query(on: db).filter(\.$status == .published).filter(\.$audience == .enterprise)
+        let items = try await PolicyItem.query(on: db).filter(\.$status == .published).filter(\.$audience == audience)
             .sort(\.$code).all()
         var out: [PolicyMatch] = []
         for item in items {
@@ -217,7 +217,7 @@ public struct PolicyService: Sendable {
     static func compiled(_ item: PolicyItem) -> CompiledPolicyItem? {
         let key = "\(item.id?.uuidString ?? item.code)#\(item.version)#\(item.status.rawValue)"
         if let hit = cache.get(key) { return hit }
-        guard let c = try? CompiledPolicyItem.compile(conditions: item.conditions, amount: item.amountExpression) else {
+        guard let c = try? CompiledPolicyItem.compile(conditions: item.conditions, amount: item.amountExpression, audience: item.audience) else {
             return nil
         }
         cache.set(key, c)

@@ -43,3 +43,25 @@ public enum ProfileSchema {
     public static let declarations: CELDeclarations =
         CELDeclarations.profile(fields, typeName: "EnterpriseProfile").declaring("now", as: .timestamp)
 }
+
+/// The declared person profile (case 9: school places and other benefits for residents), assembled from the
+/// data-sharing tables of the departments that hold each fact (``PersonProfiles``).
+public enum PersonProfileSchema {
+    public static let described: [ProfileSchema.Field] = [
+        .init(name: "age", type: "int", description: "年龄（周岁）", descriptionEn: "age (years)"),
+        .init(name: "idRegion", type: "string", description: "身份证签发地行政区划代码", descriptionEn: "region code of the ID number"),
+        .init(name: "householdRegion", type: "string", description: "户籍地行政区划代码（户籍信息）", descriptionEn: "household register region (household register)"),
+        .init(name: "propertyRegions", type: "list(string)", description: "名下住房所在区（不动产登记）", descriptionEn: "regions of homes owned (real estate register)"),
+        .init(name: "socialSecurityMonths", type: "int", description: "社保缴费月数（社会保险）", descriptionEn: "months of social insurance paid"),
+        .init(name: "degree", type: "string", description: "最高学历（学历学位信息）", descriptionEn: "highest degree"),
+    ]
+
+    public static let fields: [String: CELType] = {
+        var out: [String: CELType] = [:]
+        for f in described { out[f.name] = CELType(parsing: f.type) ?? .dyn }
+        return out
+    }()
+
+    public static let declarations: CELDeclarations =
+        CELDeclarations.profile(fields, typeName: "PersonProfile").declaring("now", as: .timestamp)
+}
