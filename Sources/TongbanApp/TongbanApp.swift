@@ -1,6 +1,7 @@
 import Applications
 import Audit
 import Catalogue
+import Codes
 import Fluent
 import Foundation
 import Identity
@@ -19,6 +20,7 @@ public enum TongbanApp {
         CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(), ApplicationsModule(),
         AuditModule(),
         LicencesModule(), PolicyModule(),
+        CodesModule(),
     ]
 
     public static let version = "0.1.0"
