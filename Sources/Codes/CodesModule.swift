@@ -12,14 +12,22 @@ public struct CodesModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateCodes()] }
+    public var migrations: [any Migration] { [CreateCodes(), CreateCodesLookup()] }
 
     public func boot(_ app: Application) throws {
         app.codesSettings = CodesSettings.fromEnvironment(ProcessInfo.processInfo.environment)
         app.codeKeyCache = CodeKeyCache()
+        let environment = ProcessInfo.processInfo.environment
+        app.lookupSettings = LookupSettings.fromEnvironment(environment)
+        app.lookupBreakers = CircuitBreakers(
+            threshold: environment["TONGBAN_LOOKUP_BREAKER_THRESHOLD"].flatMap(Int.init).map { max(1, $0) } ?? 5,
+            cooldown: environment["TONGBAN_LOOKUP_BREAKER_SECONDS"].flatMap(Double.init).map { max(1, $0) } ?? 30)
+        app.lateAnswers = LateAnswers()
+        app.livenessHook = .development
         try app.register(collection: CodesController())
         try app.register(collection: VerifierAdminController())
         try app.register(collection: CodePages())
+        try app.register(collection: LookupController())
         document(app.apiDocumentation)
     }
 
@@ -96,6 +104,31 @@ public struct CodesModule: TongbanModule {
                 .POST, "/api/v1/codes/verifier-devices/{id}/\(action)", summary: "\(action.capitalized) a scanner device (system admin)",
                 tag: tag, requiresAuth: true, response: verifierDevice, problems: [401, 403, 404]))
         }
+        let provider = Schema.object([
+            "id": Schema.uuid, "name": Schema.string, "kind": Schema.string, "endpoint": Schema.string, "status": Schema.string,
+            "timeoutMs": Schema.integer,
+        ])
+        docs.add(APIOperation(
+            .POST, "/api/v1/codes/providers", summary: "Register a 一证通查 provider (system admin)", tag: tag, requiresAuth: true,
+            request: Schema.object([
+                "name": Schema.string, "kind": Schema.string, "endpoint": Schema.string, "credentials": Schema.string,
+                "timeoutMs": Schema.integer,
+            ]), response: provider, success: 201, problems: [401, 403, 409, 422]))
+        docs.add(APIOperation(
+            .GET, "/api/v1/codes/providers", summary: "一证通查 providers (system admin)", tag: tag, requiresAuth: true,
+            response: Schema.array(provider), problems: [401, 403]))
+        let lookup = Schema.object([
+            "id": Schema.uuid, "status": Schema.string, "total": Schema.integer, "answered": Schema.integer,
+            "numbers": Schema.array(Schema.object(["number": Schema.string, "provider": Schema.string, "kind": Schema.string])),
+            "pending": Schema.array(Schema.string), "failed": Schema.array(Schema.string), "providers": Schema.array(Schema.object([:])),
+        ])
+        docs.add(APIOperation(
+            .POST, "/api/v1/codes/lookups", summary: "一证通查: numbers registered under my ID across all providers", tag: tag,
+            requiresAuth: true, request: Schema.object(["livenessToken": Schema.string]), response: lookup, success: 201,
+            problems: [401, 403, 429]))
+        docs.add(APIOperation(
+            .GET, "/api/v1/codes/lookups/{id}", summary: "One of my 一证通查 queries, with late answers", tag: tag, requiresAuth: true,
+            response: lookup, problems: [401, 404]))
         docs.add(APIOperation(
             .GET, "/.well-known/tongban-codes-trust-list.json", summary: "Platform code keys (JWK), clock skew, revoked device certificates",
             tag: tag, response: Schema.object(["version": Schema.integer, "keys": Schema.array(Schema.object([:]))]), problems: []))
@@ -136,5 +169,23 @@ struct CodesDemo {
             added += 1
         }
         progress("code verifiers: demo-verifier-key (venue), demo-hospital-key, demo-gate-key (\(added) new)")
+        var providers = 0
+        for (name, kind, endpoint) in [
+            ("演示移动 (simulated)", ProviderKind.carrier, "sim://demo-mobile?latencyMs=20&numbers=1"),
+            ("演示联通 (simulated)", ProviderKind.carrier, "sim://demo-unicom?latencyMs=30"),
+            ("演示转售 (simulated)", ProviderKind.reseller, "sim://demo-mvno?latencyMs=40"),
+        ] where try await LookupProvider.query(on: app.db).filter(\.$name == name).first() == nil {
+            let provider = LookupProvider()
+            provider.name = name
+            provider.kind = kind
+            provider.endpoint = endpoint
+            provider.sealedCredentials = try app.keyVault.seal(Data(), purpose: "codes.provider-credentials")
+            provider.status = .active
+            provider.timeoutMilliseconds = 1000
+            provider.createdAt = app.clock.now()
+            try await provider.create(on: app.db)
+            providers += 1
+        }
+        progress("一证通查 providers: 3 simulated (\(providers) new)")
     }
 }
