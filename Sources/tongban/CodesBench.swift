@@ -17,6 +17,11 @@ extension Bench {
 
         @ArgumentParser.Option(name: .long, help: "Seconds for each rate measurement.") var seconds = 3.0
         @ArgumentParser.Option(name: .long, help: "Concurrent tasks for issuance and online verification.") var concurrency = 32
+        @ArgumentParser.Option(name: .long, help: "Simulated 一证通查 providers (in-process; 0 skips the lookup measurement).")
+        var providers = 132
+        @ArgumentParser.Option(name: .long, help: "Share of providers that are slow (beyond their timeout) or failing.")
+        var badShare = 0.05
+        @ArgumentParser.Option(name: .long, help: "Concurrent lookups.") var lookupConcurrency = 8
         @ArgumentParser.Option(name: .long, help: "Database URL (default: a new SQLite file in a temporary directory).")
         var database: String?
 
@@ -126,9 +131,50 @@ extension Bench {
                 return 1
             }
             guard failures == 0 else { throw CommandFailure(description: "\(failures) offline verifications failed") }
+            let lookup = providers > 0 ? try await lookups(app, principal: principal) : ""
             print(String(
                 format: "bench codes: issued %d in %.2f s = %.0f codes/s; online verify %.0f/s (%d, %d tasks, SQLite writes); offline verify %.0f/s = %.0f%% of raw Ed25519 %.0f/s; device chain (2 signatures) %.0f/s",
-                codes.count, issueSeconds, issueRate, verifyRate, verified, concurrency, offlineRate, 100 * offlineRate / rawRate, rawRate, chainRate))
+                codes.count, issueSeconds, issueRate, verifyRate, verified, concurrency, offlineRate, 100 * offlineRate / rawRate, rawRate, chainRate)
+                + lookup)
+        }
+
+        /// Federated lookups over `providers` simulated providers (20 ms; a `badShare` half slow beyond the 1 s
+        /// timeout, half failing): p50/p95 answer time and lookups/s with `lookupConcurrency` at once.
+        func lookups(_ app: Application, principal: Principal) async throws -> String {
+            let bad = Int((Double(providers) * badShare).rounded())
+            for n in 0..<providers {
+                let provider = LookupProvider()
+                provider.name = String(format: "bench-provider-%03d", n)
+                provider.kind = n < 93 ? .carrier : .reseller
+                let slow = n >= providers - bad / 2 - bad % 2
+                let failing = !slow && n >= providers - bad
+                provider.endpoint = slow ? "sim://p?slowMs=1500" : failing ? "sim://p?latencyMs=20&failureRate=1" : "sim://p?latencyMs=20"
+                provider.sealedCredentials = try app.keyVault.seal(Data(), purpose: "codes.provider-credentials")
+                provider.status = .active
+                provider.timeoutMilliseconds = 1000
+                provider.createdAt = Date()
+                try await provider.create(on: app.db)
+            }
+            app.lookupSettings.perDay = Int.max
+            app.lookupSettings.lateWindow = .seconds(5)
+            let service = LookupService(app: app)
+            BenchLicences.progress("lookups over \(providers + 3) providers (\(bad) slow or failing), \(lookupConcurrency) at once, \(seconds) s")
+            var copy = self
+            copy.concurrency = lookupConcurrency
+            let (times, elapsed) = try await copy.concurrently { () -> Double in
+                let start = Date()
+                let view = try await service.query(principal: principal, livenessToken: "bench")
+                guard view.total == providers + 3 else { throw CommandFailure(description: "lookup asked \(view.total) providers") }
+                return Date().timeIntervalSince(start)
+            }
+            let sorted = times.sorted()
+            let p50 = sorted[sorted.count / 2] * 1000
+            let p95 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))] * 1000
+            let deadline = Date().addingTimeInterval(10)
+            while app.lateAnswers.count > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            return String(
+                format: "; lookups over %d providers: %d in %.1f s = %.1f/s, p50 %.0f ms, p95 %.0f ms",
+                providers + 3, times.count, elapsed, Double(times.count) / elapsed, p50, p95)
         }
     }
 }
