@@ -129,6 +129,21 @@ public struct CodesModule: TongbanModule {
         docs.add(APIOperation(
             .GET, "/api/v1/codes/lookups/{id}", summary: "One of my 一证通查 queries, with late answers", tag: tag, requiresAuth: true,
             response: lookup, problems: [401, 404]))
+        let dispute = Schema.object([
+            "id": Schema.uuid, "lookupId": Schema.uuid, "provider": Schema.string, "number": Schema.string, "status": Schema.string,
+            "note": Schema.string, "createdAt": Schema.dateTime, "updatedAt": Schema.dateTime,
+        ])
+        docs.add(APIOperation(
+            .POST, "/api/v1/codes/lookups/{id}/disputes", summary: "\"Not mine\": dispute a listed number", tag: tag,
+            requiresAuth: true, request: Schema.object(["provider": Schema.string, "number": Schema.string]), response: dispute,
+            success: 201, problems: [401, 404, 409, 422]))
+        docs.add(APIOperation(
+            .GET, "/api/v1/codes/disputes", summary: "My number disputes", tag: tag, requiresAuth: true,
+            response: Schema.array(dispute), problems: [401]))
+        docs.add(APIOperation(
+            .POST, "/api/v1/codes/disputes/{id}/status", summary: "Move a dispute forward (system admin)", tag: tag,
+            requiresAuth: true, request: Schema.object(["status": Schema.string, "note": Schema.string]), response: dispute,
+            problems: [401, 403, 404, 409, 422]))
         docs.add(APIOperation(
             .GET, "/.well-known/tongban-codes-trust-list.json", summary: "Platform code keys (JWK), clock skew, revoked device certificates",
             tag: tag, response: Schema.object(["version": Schema.integer, "keys": Schema.array(Schema.object([:]))]), problems: []))

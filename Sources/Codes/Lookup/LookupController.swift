@@ -32,6 +32,9 @@ struct LookupController: RouteCollection {
         codes.get("providers", use: list)
         codes.post("lookups", use: query)
         codes.get("lookups", ":id", use: show)
+        codes.post("lookups", ":id", "disputes", use: dispute)
+        codes.get("disputes", use: disputes)
+        codes.post("disputes", ":id", "status", use: advance)
     }
 
     static func view(_ provider: LookupProvider) -> ProviderView {
@@ -67,6 +70,41 @@ struct LookupController: RouteCollection {
         try response.content.encode(result)
         response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
         return response
+    }
+
+    struct DisputeRequest: Content {
+        var provider: String?
+        var number: String?
+    }
+
+    struct StatusRequest: Content {
+        var status: String?
+        var note: String?
+    }
+
+    /// POST /api/v1/codes/lookups/{id}/disputes — the person who asked: "not mine". 201; 404, 409, 422.
+    @Sendable func dispute(req: Request) async throws -> Response {
+        let principal = try req.requirePrincipal()
+        guard let id = req.parameters.get("id", as: UUID.self) else { throw LookupService.notFound }
+        let body = try req.content.decode(DisputeRequest.self)
+        let view = try await DisputeService(app: req.application, db: req.db)
+            .open(lookupID: id, provider: body.provider, number: body.number, principal: principal)
+        let response = Response(status: .created)
+        try response.content.encode(view)
+        return response
+    }
+
+    /// GET /api/v1/codes/disputes — the person's disputes.
+    @Sendable func disputes(req: Request) async throws -> [DisputeService.DisputeView] {
+        try await DisputeService(app: req.application, db: req.db).mine(principal: try req.requirePrincipal())
+    }
+
+    /// POST /api/v1/codes/disputes/{id}/status — system administrators. 404, 409, 422.
+    @Sendable func advance(req: Request) async throws -> DisputeService.DisputeView {
+        let principal = try req.requireStaff([.systemAdmin])
+        guard let id = req.parameters.get("id", as: UUID.self) else { throw DisputeService.notFound }
+        let body = try req.content.decode(StatusRequest.self)
+        return try await DisputeService(app: req.application, db: req.db).advance(id, to: body.status, note: body.note, principal: principal)
     }
 
     /// GET /api/v1/codes/lookups/{id} — the person who asked; 404 otherwise.

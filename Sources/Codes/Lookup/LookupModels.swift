@@ -85,6 +85,35 @@ public final class LookupAnswer: Model, @unchecked Sendable {
     public init() {}
 }
 
+/// Status of a "not mine" dispute.
+public enum DisputeStatus: String, Codable, Sendable, CaseIterable {
+    /// Opened by the person.
+    case open
+    /// Sent to the provider.
+    case forwarded
+    /// The provider closed the number or showed it is the person's.
+    case resolved
+}
+
+/// A person's "this number is not mine" ticket to one provider.
+/// `@unchecked Sendable`: Fluent's property wrappers; not shared across tasks.
+public final class LookupDispute: Model, @unchecked Sendable {
+    public static let schema = "codes_lookup_disputes"
+
+    @ID(key: .id) public var id: UUID?
+    @Field(key: "query_id") public var queryID: UUID
+    @Field(key: "provider_id") public var providerID: UUID
+    @Field(key: "user_id") public var userID: UUID
+    /// The number as the person saw it (masked).
+    @Field(key: "number") public var number: String
+    @Field(key: "status") public var status: DisputeStatus
+    @OptionalField(key: "note") public var note: String?
+    @Field(key: "created_at") public var createdAt: Date
+    @Field(key: "updated_at") public var updatedAt: Date
+
+    public init() {}
+}
+
 /// The 一证通查 tables.
 struct CreateCodesLookup: AsyncMigration {
     var name: String { "Codes.CreateCodesLookup" }
@@ -121,13 +150,26 @@ struct CreateCodesLookup: AsyncMigration {
             .field("answered_at", .datetime)
             .unique(on: "query_id", "provider_id")
             .create()
+        try await database.schema(LookupDispute.schema)
+            .id()
+            .field("query_id", .uuid, .required, .references(LookupQuery.schema, "id"))
+            .field("provider_id", .uuid, .required, .references(LookupProvider.schema, "id"))
+            .field("user_id", .uuid, .required)
+            .field("number", .string, .required)
+            .field("status", .string, .required)
+            .field("note", .string)
+            .field("created_at", .datetime, .required)
+            .field("updated_at", .datetime, .required)
+            .unique(on: "query_id", "provider_id", "number")
+            .create()
         if let sql = database as? any SQLDatabase {
+            try await sql.create(index: "codes_lookup_disputes_user_idx").on(LookupDispute.schema).column("user_id").run()
             try await sql.create(index: "codes_lookup_queries_user_day_idx").on(LookupQuery.schema).column("user_id").column("day").run()
         }
     }
 
     func revert(on database: any Database) async throws {
-        for schema in [LookupAnswer.schema, LookupQuery.schema, LookupProvider.schema] {
+        for schema in [LookupDispute.schema, LookupAnswer.schema, LookupQuery.schema, LookupProvider.schema] {
             try await database.schema(schema).delete()
         }
     }
