@@ -31,14 +31,15 @@ struct LookupTests {
             let admin = try await app.login("demo-admin")
             try await Self.addProvider(app, admin, "快运营商", endpoint: "sim://fast?latencyMs=5&numbers=2")
             try await Self.addProvider(app, admin, "坏运营商", kind: "reseller", endpoint: "sim://broken?latencyMs=1&failureRate=1", timeoutMs: 500)
-            try await Self.addProvider(app, admin, "慢运营商", endpoint: "sim://slow?slowMs=3000&numbers=1", timeoutMs: 150)
+            try await Self.addProvider(app, admin, "慢运营商", endpoint: "sim://slow?slowMs=8000&numbers=1", timeoutMs: 150)
             let citizen = try await app.login("demo-citizen")
             let started = Date()
             let (status, result, _) = try await app.call(.POST, "/api/v1/codes/lookups", token: citizen, body: ["livenessToken": "face-ok"])
             let elapsed = Date().timeIntervalSince(started)
             #expect(status == .created)
-            // The slow provider (3 s) did not hold the query: its timeout is 150 ms (margin for a loaded machine).
-            #expect(elapsed < 2.5, "the slow provider held the query for \(elapsed) s")
+            // The slow provider (8 s) did not hold the query: its timeout is 150 ms (wide margin: the whole suite runs
+            // at once on a loaded machine); that it is listed as pending below proves the same.
+            #expect(elapsed < 6, "the slow provider held the query for \(elapsed) s")
             #expect(result["total"] == 6)
             #expect(result["status"]?.stringValue == "partial")
             #expect(result["pending"] == ["慢运营商"])
@@ -53,7 +54,7 @@ struct LookupTests {
             let broken = result["providers"]?.items.first { $0["provider"]?.stringValue == "坏运营商" }
             #expect(broken?["attempts"] == 3)
             // The late answer arrives, completes the query and notifies the person.
-            try await Self.drain(app, seconds: 15)
+            try await Self.drain(app, seconds: 30)
             let id = try #require(result["id"]?.stringValue)
             let (_, later, _) = try await app.call(.GET, "/api/v1/codes/lookups/\(id)", token: citizen)
             #expect(later["status"]?.stringValue == "complete")
