@@ -103,9 +103,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Codes",
+            dependencies: ["TongbanCore", "Identity", "Web", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "DataSharing", "Licences", "Policy",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "DataSharing", "Licences", "Policy", "Codes",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -114,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "tongban",
             dependencies: [
-                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "DataSharing", "Licences", "CEL", "Policy",
+                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "DataSharing", "Licences", "CEL", "Policy", "Codes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -144,6 +149,7 @@ let package = Package(
         .testTarget(name: "DataSharingTests", dependencies: ["DataSharing", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "CEL", "Identity", "DataSharing", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CodesTests", dependencies: ["Codes", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

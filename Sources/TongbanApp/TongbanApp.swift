@@ -1,6 +1,7 @@
 import Applications
 import Audit
 import Catalogue
+import Codes
 import DataSharing
 import Fluent
 import Foundation
@@ -20,6 +21,7 @@ public enum TongbanApp {
         CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(), ApplicationsModule(),
         AuditModule(), DataSharingModule(),
         LicencesModule(), PolicyModule(),
+        CodesModule(),
     ]
 
     public static let version = "0.1.0"

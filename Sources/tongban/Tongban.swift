@@ -14,7 +14,7 @@ struct Tongban: AsyncParsableCommand {
         abstract: "Tongban (通办): the one-stop digital-government service platform.",
         version: TongbanApp.version,
         subcommands: [
-            Serve.self, Migrate.self, Demo.self, Admin.self, AuditCommand.self, Verify.self, QR.self, PolicyCommand.self, Bench.self,
+            Serve.self, Migrate.self, Demo.self, Admin.self, AuditCommand.self, Verify.self, VerifyCode.self, Sim.self, QR.self, PolicyCommand.self, Bench.self,
         ]
     )
 

@@ -1,0 +1,408 @@
+import Fluent
+import Foundation
+import Identity
+import NIOConcurrencyHelpers
+import TongbanCore
+import Vapor
+
+/// Settings of 一证通查 (from the environment at boot; tests replace them).
+///
+/// - `TONGBAN_LOOKUPS_PER_DAY`: queries per person per day (default 3).
+/// - `TONGBAN_LOOKUP_RETRIES`: attempts per provider within its timeout (default 3), with back-off from 50 ms.
+/// - `TONGBAN_LOOKUP_BREAKER_THRESHOLD` / `TONGBAN_LOOKUP_BREAKER_SECONDS`: consecutive failures that open a
+///   provider's circuit (default 5) and how long it stays open (default 30).
+public struct LookupSettings: Sendable {
+    public var perDay: Int
+    public var attempts: Int
+    public var backoff: Duration
+    /// How long a late answer is awaited (48 hours).
+    public var lateWindow: Duration
+
+    public init(perDay: Int = 3, attempts: Int = 3, backoff: Duration = .milliseconds(50), lateWindow: Duration = .seconds(48 * 3600)) {
+        self.perDay = perDay
+        self.attempts = attempts
+        self.backoff = backoff
+        self.lateWindow = lateWindow
+    }
+
+    static func fromEnvironment(_ env: [String: String]) -> LookupSettings {
+        var settings = LookupSettings()
+        if let value = env["TONGBAN_LOOKUPS_PER_DAY"].flatMap(Int.init), (1...1000).contains(value) { settings.perDay = value }
+        if let value = env["TONGBAN_LOOKUP_RETRIES"].flatMap(Int.init), (1...10).contains(value) { settings.attempts = value }
+        return settings
+    }
+}
+
+/// The liveness / face check hook a query must pass (a real deployment plugs in its face-verification service).
+/// The default accepts a non-empty `livenessToken`.
+public struct LivenessHook: Sendable {
+    public var check: @Sendable (_ principal: Principal, _ token: String?) async throws -> Bool
+
+    public init(check: @escaping @Sendable (_ principal: Principal, _ token: String?) async throws -> Bool) { self.check = check }
+
+    public static let development = LivenessHook { _, token in !(token ?? "").isEmpty }
+}
+
+extension Application {
+    private struct LookupSettingsKey: StorageKey { typealias Value = LookupSettings }
+    private struct BreakersKey: StorageKey { typealias Value = CircuitBreakers }
+    private struct LivenessKey: StorageKey { typealias Value = LivenessHook }
+
+    public var lookupSettings: LookupSettings {
+        get { storage[LookupSettingsKey.self] ?? LookupSettings() }
+        set { storage[LookupSettingsKey.self] = newValue }
+    }
+
+    public var lookupBreakers: CircuitBreakers {
+        get {
+            if let breakers = storage[BreakersKey.self] { return breakers }
+            let breakers = CircuitBreakers()
+            storage[BreakersKey.self] = breakers
+            return breakers
+        }
+        set { storage[BreakersKey.self] = newValue }
+    }
+
+    public var livenessHook: LivenessHook {
+        get { storage[LivenessKey.self] ?? .development }
+        set { storage[LivenessKey.self] = newValue }
+    }
+}
+
+/// Resumes a continuation once: with the provider's result, or nil when the timeout fired first.
+final class FirstOf<T: Sendable>: Sendable {
+    let continuation: NIOLockedValueBox<CheckedContinuation<T?, Never>?>
+
+    init(_ continuation: CheckedContinuation<T?, Never>) { self.continuation = NIOLockedValueBox(continuation) }
+
+    func resume(_ value: T?) {
+        let pending = continuation.withLockedValue { current -> CheckedContinuation<T?, Never>? in
+            defer { current = nil }
+            return current
+        }
+        pending?.resume(returning: value)
+    }
+}
+
+/// 一证通查: fans a person's query out to every active provider at once, each with its timeout, retries with
+/// back-off and a circuit breaker; merges the masked answers; providers that miss their timeout answer later
+/// (recorded as `late`), and the person is notified when the last one arrives.
+public struct LookupService: Sendable {
+    let app: Application
+    let db: any Database
+
+    public init(app: Application, db: (any Database)? = nil) {
+        self.app = app
+        self.db = db ?? app.db
+    }
+
+    static let notFound = Problem(.notFound, type: "/problems/lookup-not-found", title: "Lookup not found")
+
+    // MARK: - Registry
+
+    public func register(name: String?, kind: String?, endpoint: String?, credentials: String?, timeoutMs: Int?, principal: Principal)
+        async throws -> LookupProvider
+    {
+        var errors = FieldErrors()
+        let label = (name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        errors.check((1...120).contains(label.count), "name", "is required (1–120 characters)")
+        let providerKind = ProviderKind(rawValue: kind ?? "")
+        errors.check(providerKind != nil, "kind", "must be carrier or reseller")
+        let address = endpoint ?? ""
+        let scheme = URLComponents(string: address)?.scheme
+        errors.check(scheme == "https" || scheme == "http" || scheme == "sim", "endpoint", "must be an http(s):// or sim:// address")
+        let timeout = timeoutMs ?? 1000
+        errors.check((10...30_000).contains(timeout), "timeoutMs", "must be from 10 to 30000")
+        try errors.throwIfAny()
+        if try await LookupProvider.query(on: db).filter(\.$name == label).first() != nil {
+            throw Problem.conflict("A provider with this name exists.", type: "/problems/provider-exists")
+        }
+        let provider = LookupProvider()
+        provider.name = label
+        provider.kind = providerKind ?? .carrier
+        provider.endpoint = address
+        provider.sealedCredentials = try app.keyVault.seal(Data((credentials ?? "").utf8), purpose: "codes.provider-credentials")
+        provider.status = .active
+        provider.timeoutMilliseconds = timeout
+        provider.createdAt = app.clock.now()
+        try await provider.create(on: db)
+        try await app.audit?.record(
+            kind: "codes.provider.registered", actor: principal.userID,
+            subject: "provider:\(try provider.requireID().uuidString.lowercased())", details: ["name": label, "kind": provider.kind.rawValue])
+        return provider
+    }
+
+    func client(for provider: LookupProvider) -> any NumberProvider {
+        if let simulated = SimulatedProvider(name: provider.name, endpoint: provider.endpoint) { return simulated }
+        let credentials = (try? app.keyVault.open(provider.sealedCredentials, purpose: "codes.provider-credentials"))
+            .map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return HTTPNumberProvider(client: app.client, endpoint: provider.endpoint, credentials: credentials)
+    }
+
+    // MARK: - Queries
+
+    public struct NumberView: Content, Sendable, Equatable {
+        public var number: String
+        public var provider: String
+        public var kind: ProviderKind
+    }
+
+    public struct ProviderView: Content, Sendable, Equatable {
+        public var provider: String
+        public var status: AnswerStatus
+        public var attempts: Int
+    }
+
+    public struct QueryView: Content, Sendable {
+        public var id: UUID
+        public var status: String
+        public var total: Int
+        public var answered: Int
+        public var numbers: [NumberView]
+        public var pending: [String]
+        public var failed: [String]
+        public var providers: [ProviderView]
+        public var createdAt: Date
+        public var completedAt: Date?
+        public var notifiedAt: Date?
+    }
+
+    static func day(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "Asia/Shanghai") ?? .gmt
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+    }
+
+    struct Outcome: Sendable {
+        var status: AnswerStatus
+        var numbers: [String]
+        var attempts: Int
+    }
+
+    /// POST /api/v1/codes/lookups: the whole fan-out; answers within the slowest provider's timeout.
+    public func query(principal: Principal, livenessToken: String?) async throws -> QueryView {
+        guard principal.kind == .person, let user = try await User.find(principal.userID, on: db), let idNumber = user.idNumber else {
+            throw Problem(.forbidden, type: "/problems/forbidden", title: "Not allowed", detail: "Only a registered person may query.")
+        }
+        guard try await app.livenessHook.check(principal, livenessToken) else {
+            throw Problem(
+                .forbidden, type: "/problems/liveness-required", title: "Liveness check required",
+                detail: "Pass the face / liveness check first and send its token as livenessToken.")
+        }
+        let settings = app.lookupSettings
+        let now = app.clock.now()
+        let today = Self.day(now)
+        let used = try await LookupQuery.query(on: db).filter(\.$userID == principal.userID).filter(\.$day == today).count()
+        guard used < settings.perDay else {
+            throw Problem(
+                .tooManyRequests, type: "/problems/lookup-limit", title: "Daily limit reached",
+                detail: "At most \(settings.perDay) queries per day.", headers: ["Retry-After": "3600"])
+        }
+        let providers = try await LookupProvider.query(on: db).filter(\.$status == .active).sort(\.$name).all()
+        let query = LookupQuery()
+        query.userID = principal.userID
+        query.day = today
+        query.status = "partial"
+        query.providers = providers.count
+        query.createdAt = now
+        try await query.create(on: db)
+        let queryID = try query.requireID()
+        try await app.audit?.record(
+            kind: "codes.lookup", actor: principal.userID, subject: "lookup:\(queryID.uuidString.lowercased())",
+            details: ["providers": String(providers.count)])
+
+        let breakers = app.lookupBreakers
+        let outcomes = await withTaskGroup(of: (UUID, Outcome).self) { group in
+            for provider in providers {
+                guard let providerID = provider.id else { continue }
+                let client = self.client(for: provider)
+                let timeout = Duration.milliseconds(provider.timeoutMilliseconds)
+                group.addTask {
+                    (providerID, await self.ask(client, providerID: providerID, queryID: queryID, idNumber: idNumber, timeout: timeout,
+                                                settings: settings, breakers: breakers))
+                }
+            }
+            var all: [UUID: Outcome] = [:]
+            for await (id, outcome) in group { all[id] = outcome }
+            return all
+        }
+        let answeredAt = app.clock.now()
+        let complete = !outcomes.values.contains { $0.status == .pending }
+        try await db.writeTransaction { tx in
+            for (providerID, outcome) in outcomes {
+                let answer = LookupAnswer()
+                answer.queryID = queryID
+                answer.providerID = providerID
+                answer.status = outcome.status
+                answer.numbers = (try? JSONText.encode(outcome.numbers.map(Masking.phone))) ?? "[]"
+                answer.attempts = outcome.attempts
+                answer.answeredAt = outcome.status == .answered ? answeredAt : nil
+                try await answer.create(on: tx)
+            }
+            if complete {
+                try await LookupQuery.query(on: tx).filter(\.$id == queryID).set(\.$status, to: "complete")
+                    .set(\.$completedAt, to: answeredAt).update()
+            }
+        }
+        return try await view(queryID, principal: principal)
+    }
+
+    /// One provider: attempts with back-off inside its timeout; a call still running at the timeout keeps
+    /// running and its answer is recorded later.
+    func ask(
+        _ client: any NumberProvider, providerID: UUID, queryID: UUID, idNumber: String, timeout: Duration, settings: LookupSettings,
+        breakers: CircuitBreakers
+    ) async -> Outcome {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        var attempts = 0
+        var backoff = settings.backoff
+        while attempts < settings.attempts {
+            guard breakers.allows(providerID, now: app.clock.now()) else {
+                return Outcome(status: attempts == 0 ? .circuitOpen : .failed, numbers: [], attempts: attempts)
+            }
+            attempts += 1
+            let call = Task { try await client.numbers(idNumber: idNumber) }
+            let remaining = clock.now.duration(to: deadline)
+            let result = await Self.race(call, against: max(remaining, .zero))
+            switch result {
+            case .success(let numbers)?:
+                breakers.success(providerID)
+                return Outcome(status: .answered, numbers: numbers, attempts: attempts)
+            case .failure?:
+                breakers.failure(providerID, now: app.clock.now())
+                if clock.now.advanced(by: backoff) >= deadline { return Outcome(status: .failed, numbers: [], attempts: attempts) }
+                try? await Task.sleep(for: backoff)
+                backoff = backoff * 2
+            case nil:
+                // Timed out: the call goes on; its answer (or failure) is recorded when it comes.
+                awaitLate(call, providerID: providerID, queryID: queryID, window: settings.lateWindow)
+                return Outcome(status: .pending, numbers: [], attempts: attempts)
+            }
+        }
+        return Outcome(status: .failed, numbers: [], attempts: attempts)
+    }
+
+    /// The call's result, or nil when `timeout` passes first (the call keeps running; the timer is cancelled
+    /// as soon as the call ends).
+    static func race(_ call: Task<[String], any Error>, against timeout: Duration) async -> Result<[String], any Error>? {
+        let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
+        let result: Result<[String], any Error>? = await withCheckedContinuation { continuation in
+            let first = FirstOf<Result<[String], any Error>>(continuation)
+            timer.withLockedValue {
+                $0 = Task {
+                    try? await Task.sleep(for: timeout)
+                    first.resume(nil)
+                }
+            }
+            Task { first.resume(await call.result) }
+        }
+        timer.withLockedValue { $0?.cancel() }
+        return result
+    }
+
+    /// Records a late answer and completes the query (notifying the person) when it was the last one pending.
+    func awaitLate(_ call: Task<[String], any Error>, providerID: UUID, queryID: UUID, window: Duration) {
+        let app = self.app
+        let tracker = app.lateAnswers
+        tracker.started()
+        Task {
+            defer { tracker.finished() }
+            let result = await Self.race(call, against: window)
+            let numbers: [String]?
+            switch result {
+            case .success(let value)?: numbers = value
+            default: numbers = nil
+            }
+            do {
+                try await LookupService(app: app).recordLate(numbers, providerID: providerID, queryID: queryID)
+            } catch {
+                app.logger.warning("late lookup answer not recorded", metadata: ["lookup.id": .string(queryID.uuidString)])
+            }
+        }
+    }
+
+    func recordLate(_ numbers: [String]?, providerID: UUID, queryID: UUID) async throws {
+        let now = app.clock.now()
+        // The fan-out may still be writing its rows: wait for the pending row (briefly).
+        for _ in 0..<50 {
+            if try await LookupAnswer.query(on: db).filter(\.$queryID == queryID).filter(\.$providerID == providerID).first() != nil { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let finished = try await db.writeTransaction { tx -> LookupQuery? in
+            guard let answer = try await LookupAnswer.query(on: tx).filter(\.$queryID == queryID).filter(\.$providerID == providerID).first(),
+                answer.status == .pending
+            else { return nil }
+            answer.status = numbers == nil ? .failed : .late
+            answer.numbers = (try? JSONText.encode((numbers ?? []).map(Masking.phone))) ?? "[]"
+            answer.answeredAt = numbers == nil ? nil : now
+            try await answer.update(on: tx)
+            let pending = try await LookupAnswer.query(on: tx).filter(\.$queryID == queryID).filter(\.$status == .pending).count()
+            guard pending == 0, let query = try await LookupQuery.find(queryID, on: tx) else { return nil }
+            query.status = "complete"
+            query.completedAt = now
+            query.notifiedAt = now
+            try await query.update(on: tx)
+            return query
+        }
+        if let finished {
+            // The in-app notification is the query itself (notifiedAt); the SMS goes through the audit-recorded
+            // notification event until a Codes-side SMS sender exists.
+            try await app.audit?.record(
+                kind: "codes.lookup.notified", actor: nil, subject: "lookup:\(queryID.uuidString.lowercased())",
+                details: ["user": finished.userID.uuidString.lowercased()])
+        }
+    }
+
+    /// GET /api/v1/codes/lookups/{id}: the owner only (404 for anyone else).
+    public func view(_ id: UUID, principal: Principal) async throws -> QueryView {
+        guard let query = try await LookupQuery.find(id, on: db), query.userID == principal.userID else { throw Self.notFound }
+        let answers = try await LookupAnswer.query(on: db).filter(\.$queryID == id).all()
+        let providers = try await LookupProvider.query(on: db).filter(\.$id ~~ Set(answers.map(\.providerID))).all()
+        let byID = Dictionary(providers.compactMap { p in p.id.map { ($0, p) } }, uniquingKeysWith: { a, _ in a })
+        var numbers: [NumberView] = []
+        var rows: [ProviderView] = []
+        for answer in answers {
+            guard let provider = byID[answer.providerID] else { continue }
+            rows.append(ProviderView(provider: provider.name, status: answer.status, attempts: answer.attempts))
+            for number in (try? JSONText.decode([String].self, answer.numbers)) ?? [] {
+                numbers.append(NumberView(number: number, provider: provider.name, kind: provider.kind))
+            }
+        }
+        rows.sort { $0.provider < $1.provider }
+        numbers.sort { ($0.provider, $0.number) < ($1.provider, $1.number) }
+        return QueryView(
+            id: id, status: query.status, total: query.providers,
+            answered: rows.filter { $0.status == .answered || $0.status == .late }.count, numbers: numbers,
+            pending: rows.filter { $0.status == .pending }.map(\.provider),
+            failed: rows.filter { $0.status == .failed || $0.status == .circuitOpen }.map(\.provider), providers: rows,
+            createdAt: query.createdAt, completedAt: query.completedAt, notifiedAt: query.notifiedAt)
+    }
+}
+
+/// Counts late-answer tasks still running (tests and shutdown wait for them).
+public final class LateAnswers: Sendable {
+    let running = NIOLockedValueBox(0)
+
+    public init() {}
+
+    func started() { running.withLockedValue { $0 += 1 } }
+    func finished() { running.withLockedValue { $0 -= 1 } }
+
+    public var count: Int { running.withLockedValue { $0 } }
+}
+
+extension Application {
+    private struct LateAnswersKey: StorageKey { typealias Value = LateAnswers }
+
+    public var lateAnswers: LateAnswers {
+        get {
+            if let tracker = storage[LateAnswersKey.self] { return tracker }
+            let tracker = LateAnswers()
+            storage[LateAnswersKey.self] = tracker
+            return tracker
+        }
+        set { storage[LateAnswersKey.self] = newValue }
+    }
+}

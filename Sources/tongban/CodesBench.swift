@@ -1,0 +1,192 @@
+import ArgumentParser
+import Codes
+import Fluent
+import Foundation
+import Identity
+import NIOConcurrencyHelpers
+import TongbanApp
+import TongbanCore
+import Vapor
+
+extension Bench {
+    /// `tongban bench codes`: code issuance and online verification through the services (concurrent tasks on a
+    /// fresh SQLite file), and offline verification against raw Ed25519 on the same tokens.
+    struct CodesBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "codes", abstract: "Code issuance, online and offline verification rates.")
+
+        @ArgumentParser.Option(name: .long, help: "Seconds for each rate measurement.") var seconds = 3.0
+        @ArgumentParser.Option(name: .long, help: "Concurrent tasks for issuance and online verification.") var concurrency = 32
+        @ArgumentParser.Option(name: .long, help: "Simulated 一证通查 providers (in-process; 0 skips the lookup measurement).")
+        var providers = 132
+        @ArgumentParser.Option(name: .long, help: "Share of providers that are slow (beyond their timeout) or failing.")
+        var badShare = 0.05
+        @ArgumentParser.Option(name: .long, help: "Concurrent lookups.") var lookupConcurrency = 8
+        @ArgumentParser.Option(name: .long, help: "Database URL (default: a new SQLite file in a temporary directory).")
+        var database: String?
+
+        func validate() throws {
+            guard (0.1...60).contains(seconds) else { throw ValidationError("--seconds must be 0.1–60") }
+            guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be 1–1024") }
+        }
+
+        func run() async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tongban-bench-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            if ProcessInfo.processInfo.environment["TONGBAN_DATA_DIR"] == nil { setenv("TONGBAN_DATA_DIR", directory, 1) }
+            if ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { setenv("LOG_LEVEL", "warning", 1) }
+            let (app, _) = try await Runner.makeApp(database: database ?? "sqlite://\(directory)/bench.sqlite")
+            do {
+                try await measure(app)
+                try await app.asyncShutdown()
+            } catch {
+                try? await app.asyncShutdown()
+                throw CommandFailure(description: "bench failed: \(String(describing: error).prefix(300))")
+            }
+        }
+
+        /// Runs `body` from `concurrency` tasks for `seconds`; the results and the elapsed time.
+        func concurrently<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> ([T], TimeInterval) {
+            let start = Date()
+            let deadline = start.addingTimeInterval(seconds)
+            let results = try await withThrowingTaskGroup(of: [T].self) { group in
+                for _ in 0..<concurrency {
+                    group.addTask {
+                        var mine: [T] = []
+                        while Date() < deadline { mine.append(try await body()) }
+                        return mine
+                    }
+                }
+                var all: [T] = []
+                for try await part in group { all += part }
+                return all
+            }
+            return (results, Date().timeIntervalSince(start))
+        }
+
+        func measure(_ app: Application) async throws {
+            try await Runner.migrate(app)
+            try await TongbanApp.loadDemo(app, options: DemoOptions())
+            guard let citizen = try await User.query(on: app.db).filter(\.$username == "demo-citizen").first() else {
+                throw CommandFailure(description: "demo-citizen missing from the demo data")
+            }
+            let principal = Principal(userID: try citizen.requireID(), username: citizen.username, kind: .person, grants: [])
+            let service = CodeService(app: app)
+            _ = try await service.issue(type: .identity, principal: principal)
+
+            BenchLicences.progress("issuing codes (\(concurrency) tasks, \(seconds) s)")
+            let (codes, issueSeconds) = try await concurrently { try await service.issue(type: .identity, principal: principal).payload }
+            let issueRate = Double(codes.count) / issueSeconds
+
+            BenchLicences.progress("verifying codes online (\(concurrency) tasks, \(seconds) s, each code once)")
+            let verifier = VerificationService(app: app)
+            let cursor = NIOLockedCounter()
+            let (answers, verifySeconds) = try await concurrently { () -> Bool in
+                let index = cursor.next()
+                guard index < codes.count else { return false }
+                return try await verifier.verify(payload: codes[index], scenario: "venue", apiKey: "demo-verifier-key").valid
+            }
+            let verified = answers.filter { $0 }.count
+            let attempted = min(answers.count, codes.count)
+            guard verified == attempted else {
+                throw CommandFailure(description: "\(attempted - verified) of \(attempted) online verifications failed")
+            }
+            let verifyRate = Double(verified) / verifySeconds
+
+            // Offline: platform codes (one signature) and device chains (two) against raw Ed25519 on the same tokens.
+            let list = try await service.trustList()
+            let keys = list.verificationKeys()
+            let sample = Array(codes.prefix(2000))
+            let raw: [(VerificationKey, Data, Data)] = sample.compactMap { token in
+                let parts = token.split(separator: ".")
+                guard parts.count == 3, let kid = CompactJWS.keyID(of: token), let key = keys[kid], let signature = Base64URL.decode(parts[2])
+                else { return nil }
+                return (key, signature, Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count)))
+            }
+            let (devicePrivate, devicePublic) = DeviceCodeSigner.generateKey()
+            let device = try await service.registerDevice(publicKey: devicePublic, name: "bench", validityDays: 1, principal: principal)
+            let signer = try DeviceCodeSigner(privateKey: devicePrivate, certificate: device.certificate)
+            let now = Date()
+            let chains = try (0..<500).map { _ in try signer.code(type: .transit, now: now) }
+            BenchLicences.progress("verifying \(sample.count) codes offline and with raw Ed25519 (\(seconds) s each)")
+            var index = 0
+            var failures = 0
+            let rawRate = BenchLicences.rate(seconds: seconds) {
+                let (key, signature, message) = raw[index % raw.count]
+                index += 1
+                if !key.verify(signature: signature, over: message) { failures += 1 }
+                return 1
+            }
+            index = 0
+            let offlineRate = BenchLicences.rate(seconds: seconds) {
+                if (try? list.verify(sample[index % sample.count], now: now)) == nil { failures += 1 }
+                index += 1
+                return 1
+            }
+            index = 0
+            let chainRate = BenchLicences.rate(seconds: seconds) {
+                if (try? list.verify(chains[index % chains.count], now: now)) == nil { failures += 1 }
+                index += 1
+                return 1
+            }
+            guard failures == 0 else { throw CommandFailure(description: "\(failures) offline verifications failed") }
+            let lookup = providers > 0 ? try await lookups(app, principal: principal) : ""
+            print(String(
+                format: "bench codes: issued %d in %.2f s = %.0f codes/s; online verify %.0f/s (%d, %d tasks, SQLite writes); offline verify %.0f/s = %.0f%% of raw Ed25519 %.0f/s; device chain (2 signatures) %.0f/s",
+                codes.count, issueSeconds, issueRate, verifyRate, verified, concurrency, offlineRate, 100 * offlineRate / rawRate, rawRate, chainRate)
+                + lookup)
+        }
+
+        /// Federated lookups over `providers` simulated providers (20 ms; a `badShare` half slow beyond the 1 s
+        /// timeout, half failing): p50/p95 answer time and lookups/s with `lookupConcurrency` at once.
+        func lookups(_ app: Application, principal: Principal) async throws -> String {
+            let bad = Int((Double(providers) * badShare).rounded())
+            for n in 0..<providers {
+                let provider = LookupProvider()
+                provider.name = String(format: "bench-provider-%03d", n)
+                provider.kind = n < 93 ? .carrier : .reseller
+                let slow = n >= providers - bad / 2 - bad % 2
+                let failing = !slow && n >= providers - bad
+                provider.endpoint = slow ? "sim://p?slowMs=1500" : failing ? "sim://p?latencyMs=20&failureRate=1" : "sim://p?latencyMs=20"
+                provider.sealedCredentials = try app.keyVault.seal(Data(), purpose: "codes.provider-credentials")
+                provider.status = .active
+                provider.timeoutMilliseconds = 1000
+                provider.createdAt = Date()
+                try await provider.create(on: app.db)
+            }
+            app.lookupSettings.perDay = Int.max
+            app.lookupSettings.lateWindow = .seconds(5)
+            let service = LookupService(app: app)
+            BenchLicences.progress("lookups over \(providers + 3) providers (\(bad) slow or failing), \(lookupConcurrency) at once, \(seconds) s")
+            var copy = self
+            copy.concurrency = lookupConcurrency
+            let (times, elapsed) = try await copy.concurrently { () -> Double in
+                let start = Date()
+                let view = try await service.query(principal: principal, livenessToken: "bench")
+                guard view.total == providers + 3 else { throw CommandFailure(description: "lookup asked \(view.total) providers") }
+                return Date().timeIntervalSince(start)
+            }
+            let sorted = times.sorted()
+            let p50 = sorted[sorted.count / 2] * 1000
+            let p95 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))] * 1000
+            let deadline = Date().addingTimeInterval(10)
+            while app.lateAnswers.count > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            return String(
+                format: "; lookups over %d providers: %d in %.1f s = %.1f/s, p50 %.0f ms, p95 %.0f ms",
+                providers + 3, times.count, elapsed, Double(times.count) / elapsed, p50, p95)
+        }
+    }
+}
+
+/// A shared counter for handing out work items.
+final class NIOLockedCounter: Sendable {
+    let box = NIOLockedValueBox(0)
+
+    func next() -> Int {
+        box.withLockedValue {
+            $0 += 1
+            return $0 - 1
+        }
+    }
+}

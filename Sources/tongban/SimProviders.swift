@@ -1,0 +1,73 @@
+import ArgumentParser
+import Codes
+import Foundation
+import Vapor
+
+/// `tongban sim providers`: an HTTP server with N simulated 一证通查 providers speaking the provider contract.
+struct Sim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Simulators for external systems.", subcommands: [Providers.self])
+
+    struct Providers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve N simulated carriers and resellers for 一证通查 (POST /providers/{n} {\"idNumber\"} → {\"numbers\"}).",
+            discussion: """
+                Provider n (0-based) answers after --latency-ms; a share --slow-share of them (the last ones) answer after
+                --slow-ms instead, and a share --fail-share fail with HTTP 503. The first 93 are carriers, the rest resellers
+                (as in the real registry). On start one JSON line per provider is printed: {"name","kind","endpoint"},
+                ready for POST /api/v1/codes/providers.
+                """)
+
+        @ArgumentParser.Option(name: .long, help: "Number of providers.") var count = 132
+        @ArgumentParser.Option(name: .long, help: "Port to listen on.") var port = 9900
+        @ArgumentParser.Option(name: .long, help: "Address to listen on.") var host = "127.0.0.1"
+        @ArgumentParser.Option(name: .long, help: "Answer time of a normal provider (ms).") var latencyMs = 20
+        @ArgumentParser.Option(name: .long, help: "Answer time of a slow provider (ms).") var slowMs = 5000
+        @ArgumentParser.Option(name: .long, help: "Share of slow providers (0–1).") var slowShare = 0.03
+        @ArgumentParser.Option(name: .long, help: "Share of failing providers (0–1).") var failShare = 0.02
+
+        func validate() throws {
+            guard (1...10_000).contains(count) else { throw ValidationError("--count must be 1–10000") }
+            guard (1...65535).contains(port) else { throw ValidationError("--port must be 1–65535") }
+            guard (0...1).contains(slowShare), (0...1).contains(failShare), slowShare + failShare <= 1 else {
+                throw ValidationError("--slow-share and --fail-share must be 0–1 and add up to at most 1")
+            }
+            guard latencyMs >= 0, slowMs >= 0 else { throw ValidationError("latencies must not be negative") }
+        }
+
+        struct Body: Content { var idNumber: String }
+        struct Answer: Content { var numbers: [String] }
+
+        func run() async throws {
+            let app = try await Application.make(Environment(name: "production", arguments: ["tongban"]))
+            app.logger.logLevel = .warning
+            let slow = Int((Double(count) * slowShare).rounded())
+            let failing = Int((Double(count) * failShare).rounded())
+            let count = self.count, latency = latencyMs, slowLatency = slowMs
+            app.post("providers", ":n") { req async throws -> Answer in
+                guard let n = req.parameters.get("n", as: Int.self), (0..<count).contains(n) else { throw Abort(.notFound) }
+                let body = try req.content.decode(Body.self)
+                let isSlow = n >= count - slow
+                let isFailing = !isSlow && n >= count - slow - failing
+                try await Task.sleep(for: .milliseconds(isSlow ? slowLatency : latency))
+                if isFailing { throw Abort(.serviceUnavailable) }
+                let simulated = SimulatedProvider(name: "provider-\(n)", latency: .zero, failureRate: 0)
+                return Answer(numbers: try await simulated.numbers(idNumber: body.idNumber))
+            }
+            app.http.server.configuration.hostname = host
+            app.http.server.configuration.port = port
+            var lines = ""
+            for n in 0..<count {
+                let kind = n < min(93, count) ? "carrier" : "reseller"
+                lines += #"{"name":"sim-provider-\#(n)","kind":"\#(kind)","endpoint":"http://\#(host):\#(port)/providers/\#(n)"}"# + "\n"
+            }
+            FileHandle.standardOutput.write(Data(lines.utf8))
+            do {
+                try await app.execute()
+                try await app.asyncShutdown()
+            } catch {
+                try? await app.asyncShutdown()
+                throw error
+            }
+        }
+    }
+}
