@@ -11,7 +11,7 @@ public struct LicencesModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateLicences(), AddStatusIndex(), CreateLicenceBindings()] }
+    public var migrations: [any Migration] { [CreateLicences(), AddStatusIndex(), CreateLicenceBindings(), CreateMaterialLinks()] }
 
     public func boot(_ app: Application) throws {
         app.licenceCache = LicenceCache()
@@ -99,6 +99,12 @@ public struct LicencesModule: TongbanModule {
             tag: "licences", requiresAuth: true,
             response: Schema.object(["applicationId": Schema.uuid, "materials": Schema.array(Schema.object([:])), "missing": Schema.array(Schema.string)]),
             problems: [401, 404]))
+        docs.add(APIOperation(
+            .POST, "/api/v1/applications/{id}/materials",
+            summary: "Attach a licence from the wallet in place of a material it may replace (applicant, while editable)",
+            tag: "licences", requiresAuth: true, request: Schema.object(["material": Schema.string, "licenceId": Schema.uuid]),
+            response: Schema.object(["applicationId": Schema.uuid, "materials": Schema.array(Schema.object([:])), "missing": Schema.array(Schema.string)]),
+            problems: [401, 404, 409, 422]))
         var statusList = APIOperation(
             .GET, "/api/v1/licences/status/{department}/{purpose}",
             summary: "The department's signed Bitstring Status List (purpose revocation or suspension), GZIP-compressed, as a compact JWS",

@@ -53,6 +53,21 @@ struct MaterialsCheckTests {
             guard case .array(let missing)? = after["missing"] else { Issue.record("no missing list"); return }
             #expect(!missing.contains(.string("营业执照")))
 
+            // Attaching it explicitly from the wallet; wrong material, wrong type or someone else's licence: 422.
+            func attach(_ body: [String: JSONValue]) async throws -> (HTTPStatus, JSONValue) {
+                let res = try await app.testing().sendRequest(
+                    .POST, "/api/v1/applications/\(id)/materials", headers: headers, body: ByteBuffer(data: try JSONEncoder().encode(body)))
+                return (res.status, (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: res.body))) ?? .null)
+            }
+            let licenceID = try #require(licence["id"])
+            let (attached, linked) = try await attach(["material": "营业执照", "licenceId": licenceID])
+            #expect(attached == .ok)
+            #expect(row(linked)?["licence"]?["id"] == licenceID)
+            #expect(try await attach(["material": "法定代表人居民身份证", "licenceId": licenceID]).0 == .unprocessableEntity)
+            #expect(try await attach(["material": "不存在的材料", "licenceId": licenceID]).0 == .unprocessableEntity)
+            let permit = try await app.issueDemoPermit()
+            #expect(try await attach(["material": "营业执照", "licenceId": try #require(permit["id"])]).0 == .unprocessableEntity)
+
             // A revoked licence no longer replaces anything.
             _ = try await app.call(.POST, "/api/v1/licences/\(try #require(licence["id"]?.stringValue))/revoke", token: clerk, body: ["reason": "吊销"])
             #expect(row(try await report())?["satisfiedBy"]?.stringValue != "licence")

@@ -57,6 +57,7 @@ struct LicencesController: RouteCollection {
         licences.get("status", ":department", ":purpose", use: statusList)
         licences.get("bindings", use: bindings)
         routes.get("api", "v1", "applications", ":id", "materials", use: materials)
+        routes.post("api", "v1", "applications", ":id", "materials", use: attachMaterial)
         licences.put("bindings", ":serviceCode", use: bind)
     }
 
@@ -239,6 +240,13 @@ struct LicencesController: RouteCollection {
         let principal = try req.requirePrincipal()
         guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Application", type: "/problems/application-not-found") }
         return try await MaterialsCheck(app: req.application, db: req.db).report(id, principal: principal)
+    }
+
+    @Sendable func attachMaterial(req: Request) async throws -> MaterialsCheck.Report {
+        let principal = try req.requirePrincipal()
+        guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Application", type: "/problems/application-not-found") }
+        let body = try req.content.decode(MaterialsCheck.Attach.self)
+        return try await MaterialsCheck(app: req.application, db: req.db).attach(id, body, principal: principal)
     }
 
     @Sendable func bindings(req: Request) async throws -> [BindingView] {
