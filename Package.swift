@@ -94,9 +94,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Cases",
+            dependencies: ["TongbanCore", "Identity", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "Licences", "Policy",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "Licences", "Policy", "Cases",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -105,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "tongban",
             dependencies: [
-                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "Licences", "CEL", "Policy",
+                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "Licences", "CEL", "Policy", "Cases",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -134,6 +139,7 @@ let package = Package(
         .testTarget(name: "AuditTests", dependencies: ["Audit", "AuditLog", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "CEL", "Identity", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CasesTests", dependencies: ["Cases", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

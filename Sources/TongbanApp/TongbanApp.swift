@@ -1,5 +1,6 @@
 import Applications
 import Audit
+import Cases
 import Catalogue
 import Fluent
 import Foundation
@@ -19,6 +20,7 @@ public enum TongbanApp {
         CoreModule(), WebModule(), IdentityModule(), CatalogueModule(), WorkflowModule(), ApplicationsModule(),
         AuditModule(),
         LicencesModule(), PolicyModule(),
+        CasesModule(),
     ]
 
     public static let version = "0.1.0"
