@@ -60,11 +60,13 @@ enum CaseTimers {
         try await JobQueue(db: db, clock: app.clock).enqueueNew(try jobs(for: record, start: start))
     }
 
-    /// Timers after a deadline changed (dispatch, escalation, reopening); stale timers find a different due
+    /// Timers after a deadline changed (dispatch, escalation, reopening): only the timers of a changed deadline
+    /// are added (a pending timer with the same key already exists otherwise). Stale timers find a different due
     /// date when they fire and do nothing.
     static func reschedule(on db: any Database, app: Application, record: CaseRecord, start: Date, responseToo: Bool) async throws {
         let queue = JobQueue(db: db, clock: app.clock)
         for job in try jobs(for: record, start: start, responseToo: responseToo) {
+            if let key = job.dedupeKey, try await Job.query(on: db).filter(\.$dedupeKey == key).first() != nil { continue }
             try await queue.enqueue(
                 kind: job.kind, payload: try JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8)),
                 runAt: job.runAt, dedupeKey: job.dedupeKey)

@@ -56,12 +56,12 @@ struct CaseStats: Sendable {
             query.appendInterpolation(unsafeRaw: column)
             return try await sql.raw(query).all().map { row in
                 let key: String
-                if let text = try? row.decode(column: "k", as: String?.self) {
-                    key = text
+                if let number = try? row.decode(column: "k", as: Int?.self) {
+                    key = String(number)
                 } else if let id = try? row.decode(column: "k", as: UUID?.self) {
                     key = id.uuidString.lowercased()
-                } else if let number = try? row.decode(column: "k", as: Int?.self) {
-                    key = String(number)
+                } else if let text = try? row.decode(column: "k", as: String?.self) {
+                    key = text
                 } else {
                     key = ""
                 }
@@ -84,8 +84,8 @@ struct CaseStats: Sendable {
         var aggregate = SQLQueryString(
             """
             SELECT SUM(CASE WHEN overdue THEN 1 ELSE 0 END) AS overdue,
-              AVG(CASE WHEN accepted_at IS NOT NULL THEN \(unsafeRaw: seconds("accepted_at", "created_at")) END) AS response,
-              AVG(CASE WHEN resolved_at IS NOT NULL THEN \(unsafeRaw: seconds("resolved_at", "created_at")) END) AS resolution,
+              CAST(AVG(CASE WHEN accepted_at IS NOT NULL THEN \(unsafeRaw: seconds("accepted_at", "created_at")) END) AS DOUBLE PRECISION) AS response,
+              CAST(AVG(CASE WHEN resolved_at IS NOT NULL THEN \(unsafeRaw: seconds("resolved_at", "created_at")) END) AS DOUBLE PRECISION) AS resolution,
               SUM(CASE WHEN evaluation IS NOT NULL THEN 1 ELSE 0 END) AS evaluated,
               SUM(CASE WHEN evaluation = 'satisfied' THEN 1 ELSE 0 END) AS satisfied
             FROM cases_cases
