@@ -19,6 +19,7 @@ public struct CasesModule: TongbanModule {
         app.casesDirectory = CasesDirectoryCache()
         try app.register(collection: CasesController())
         try app.register(collection: Open311Controller())
+        try app.register(collection: PatrolController())
         app.jobs.register(CaseTimers.kind) { job, app in try await CaseTimers.run(job, app: app) }
         Self.document(app.apiDocumentation)
     }
@@ -99,6 +100,23 @@ public struct CasesModule: TongbanModule {
         docs.add(APIOperation(
             .GET, "/api/v1/cases/points", summary: "The caller's points ledger for valid reports", tag: "cases", requiresAuth: true,
             response: Schema.object(["balance": Schema.integer, "entries": Schema.array(Schema.object([:]))]), problems: [401]))
+        docs.add(APIOperation(
+            .GET, "/api/v1/cases/patrol-form", summary: "The one patrol form: each category with its department at a point (staff)",
+            tag: "cases", requiresAuth: true,
+            response: Schema.object(["grid": grid, "outsideGrid": Schema.boolean, "items": Schema.array(Schema.object([
+                "category": Schema.string, "name": Schema.string, "nameEn": Schema.string, "group": Schema.string,
+                "department": department,
+            ]))]),
+            problems: [401, 403, 422], query: ["lat", "lon"]))
+        docs.add(APIOperation(
+            .POST, "/api/v1/cases/patrols", summary: "Submit a patrol form: each finding becomes a case for its department (staff)",
+            tag: "cases", requiresAuth: true,
+            request: Schema.object([
+                "location": Schema.object(["lat": Schema.number, "lon": Schema.number]), "address": Schema.string,
+                "findings": Schema.array(Schema.object(["category": Schema.string, "description": Schema.string, "priority": Schema.string])),
+            ], required: ["location", "findings"]),
+            response: Schema.object(["patrolId": Schema.uuid, "cases": Schema.array(Schema.object([:]))]),
+            success: 201, problems: [400, 401, 403, 422]))
         docs.add(APIOperation(
             .GET, "/api/v1/cases/grids/locate", summary: "The grid containing a point", tag: "cases",
             response: Schema.object(["grid": grid, "outsideGrid": Schema.boolean]), problems: [422], query: ["lat", "lon"]))
