@@ -12,7 +12,7 @@ public struct CasesModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateCasesSchema()] }
+    public var migrations: [any Migration] { [CreateCasesSchema(), CreateCaseStatCounts()] }
 
     public func boot(_ app: Application) throws {
         app.casesConfig = CasesConfig.fromEnvironment()

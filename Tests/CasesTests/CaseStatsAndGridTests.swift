@@ -131,3 +131,55 @@ struct CaseStatsAndGridTests {
         #expect(GeoPolygon.parse(geoJSON: "nonsense") == nil)
     }
 }
+
+@Suite("Cases: running statistics agree with a full scan")
+struct CaseStatCountersTests {
+    @Test func countersMatchScanning_afterManyTransitions() async throws {
+        try await withTestApp(demo: true) { app in
+            let citizen = try await app.login("demo-citizen")
+            let grid = try await app.login("demo-grid")
+            let community = try await app.login("demo-community")
+            let street = try await app.login("demo-street")
+            var ids: [String] = []
+            for (index, category) in ["sanitation", "environment", "street_order", "road", "sanitation"].enumerated() {
+                let created = try await app.fileCase(token: citizen, category: category, lat: 23.001 + Double(index) * 0.011, lon: 113.101)
+                ids.append(try #require(created["id"]?.string))
+            }
+            _ = try await app.fileCase(token: citizen, category: "sanitation", lat: 23.0011, lon: 113.101)  // a duplicate
+            _ = try await app.act(ids[0], "accept", token: grid)
+            _ = try await app.act(ids[0], "feedback", token: grid, ["comment": "ok"])
+            _ = try await app.act(ids[0], "close", token: community)
+            _ = try await app.act(ids[0], "evaluate", token: citizen, ["satisfied": false, "note": "再看看"])
+            _ = try await app.act(ids[0], "feedback", token: grid, ["comment": "ok"])
+            _ = try await app.act(ids[0], "close", token: community)
+            _ = try await app.act(ids[0], "evaluate", token: citizen, ["satisfied": true])
+            _ = try await app.act(ids[2], "escalate", token: grid, ["comment": "街道处理"])
+            _ = try await app.act(ids[2], "accept", token: street)
+            _ = try await app.act(ids[2], "feedback", token: street, ["comment": "ok"])
+            _ = try await app.act(ids[2], "return", token: try await app.login("demo-district"), ["comment": "不够"])
+            // Timers: overdue everything still open.
+            app.clock = .fixed(Date().addingTimeInterval(40 * 86400))
+            _ = try await app.jobs.runOnce(app: app, limit: 100)
+            let directory = try await app.casesDirectory.get(db: app.db, now: app.clock.now())
+            let stats = CaseStats(db: app.db)
+            for (from, to, type) in [(nil, nil, nil), (LocalDate("2026-01-01"), LocalDate("2027-12-31"), CaseType.gridEvent), (LocalDate("2020-01-01"), LocalDate("2020-01-02"), nil)] as [(LocalDate?, LocalDate?, CaseType?)] {
+                let fast = try await stats.compute(from: from, to: to, type: type, directory: directory)
+                let slow = try await stats.computeByScanning(from: from, to: to, type: type, directory: directory)
+                #expect(fast.total == slow.total)
+                for (a, b) in [(fast.byStatus, slow.byStatus), (fast.byType, slow.byType), (fast.byDepartment, slow.byDepartment),
+                               (fast.byGrid, slow.byGrid), (fast.byCategory, slow.byCategory), (fast.byDay, slow.byDay)] {
+                    #expect(a.map { "\($0.key)=\($0.count)" } == b.map { "\($0.key)=\($0.count)" })
+                }
+                #expect(fast.overdue == slow.overdue && fast.evaluated == slow.evaluated && fast.satisfied == slow.satisfied)
+                // Counters keep whole seconds.
+                #expect(abs((fast.averageResponseMinutes ?? -1) - (slow.averageResponseMinutes ?? -1)) < 1.0 / 60)
+                #expect(abs((fast.averageResolutionHours ?? -1) - (slow.averageResolutionHours ?? -1)) < 1.0 / 3600)
+                if from == nil {
+                    #expect(fast.total == 6)
+                    #expect(fast.overdue >= 3)
+                    #expect(fast.satisfied == 1 && fast.evaluated == 1)
+                }
+            }
+        }
+    }
+}

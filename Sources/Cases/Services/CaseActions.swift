@@ -106,6 +106,11 @@ struct CaseActions: Sendable {
             guard let record = try await CaseRecord.find(caseID, on: tx),
                 Self.canRead(principal, record, directory: directory)
             else { throw Problem.notFound("Case", type: "/problems/case-not-found") }
+            let before = CaseStatCounters.Snapshot(record)
+            let finish: (CaseRecord) async throws -> CaseRecord = { record in
+                try await CaseStatCounters.apply(before: before, after: CaseStatCounters.Snapshot(record), on: tx)
+                return record
+            }
             let id = try record.requireID()
             let from = record.status
             let lead = record.departmentID
@@ -154,7 +159,7 @@ struct CaseActions: Sendable {
                 guard let comment, !comment.isEmpty else { throw Self.required("comment", "is required: why this level cannot handle the case") }
                 try await CaseActions(app: app, db: tx).escalate(
                     record, directory: directory, actor: principal, reason: comment, now: now, automatic: false)
-                return record
+                return try await finish(record)
             case .feedback:
                 let isLead = Self.holds(principal, Self.handlerRoles, in: lead)
                 let coHandler = record.coHandlerIDs.first { Self.holds(principal, Self.handlerRoles, in: $0) }
@@ -226,14 +231,14 @@ struct CaseActions: Sendable {
                 try await events.append(
                     on: tx, caseID: id, action: "evaluate", actor: principal, department: nil, from: from, to: record.status,
                     comment: note ?? comment, details: details, at: now)
-                return record
+                return try await finish(record)
             }
             record.updatedAt = now
             try await record.save(on: tx)
             try await events.append(
                 on: tx, caseID: id, action: raw, actor: principal, department: eventDepartment, from: from, to: record.status,
                 comment: comment, details: details, at: now)
-            return record
+            return try await finish(record)
         }
     }
 

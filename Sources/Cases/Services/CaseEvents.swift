@@ -79,6 +79,7 @@ enum CaseTimers {
         let now = app.clock.now()
         try await app.db.writeTransaction { tx in
             guard let record = try await CaseRecord.find(payload.caseId, on: tx), record.status.isOpen else { return }
+            let before = CaseStatCounters.Snapshot(record)
             let events = CaseEvents(app: app)
             let id = try record.requireID()
             switch payload.timer {
@@ -108,6 +109,7 @@ enum CaseTimers {
             default:
                 return
             }
+            try await CaseStatCounters.apply(before: before, after: CaseStatCounters.Snapshot(record), on: tx)
         }
     }
 }

@@ -203,6 +203,7 @@ struct CaseService: Sendable {
                 record.coHandlers = primary.coHandlers
             }
             try await record.create(on: tx)
+            try await CaseStatCounters.apply(before: nil, after: CaseStatCounters.Snapshot(record), on: tx)
             let id = try record.requireID()
             var details: [String: String] = ["department": directory.departments[record.departmentID]?.code ?? ""]
             if let gridID, let grid = directory.grids[gridID] { details["grid"] = grid.code }

@@ -68,6 +68,7 @@ public enum CasesBenchSupport {
             var query = SQLQueryString(
                 "INSERT INTO cases_cases (id, number, type, category, description, status, priority, channel, lat, lon, grid_id, outside_grid, level, department_id, co_handlers, escalations, urges, reopened, overdue, response_due_at, resolution_due_at, accepted_at, resolved_at, closed_at, evaluation, created_at, updated_at) VALUES "
             )
+            var delta: [CaseStatCounters.Key: Int] = [:]
             for i in 0..<n {
                 let serial = done + i + 1
                 let created = now.addingTimeInterval(-Double.random(in: 0...(365 * 86400), using: &generator))
@@ -75,15 +76,32 @@ public enum CasesBenchSupport {
                 let accepted: Date? = status == .dispatched ? nil : created.addingTimeInterval(Double.random(in: 600...86400, using: &generator))
                 let resolved: Date? = [.resolved, .closed].contains(status) ? created.addingTimeInterval(Double.random(in: 86400...(10 * 86400), using: &generator)) : nil
                 let evaluation: String? = status == .closed ? (Bool.random(using: &generator) ? "satisfied" : (Int.random(in: 0..<5, using: &generator) == 0 ? "unsatisfied" : nil)) : nil
+                let type = [CaseType.gridEvent, .appeal, .supervision][serial % 3]
+                let category = categories[serial % categories.count]
+                let grid = grids[Int.random(in: 0..<grids.count, using: &generator)]
+                let department = departments[Int.random(in: 0..<departments.count, using: &generator)]
+                let overdue = Int.random(in: 0..<10, using: &generator) == 0
+                let record = CaseRecord()
+                record.createdAt = created
+                record.status = status
+                record.type = type
+                record.departmentID = department
+                record.gridID = grid
+                record.category = category
+                record.overdue = overdue
+                record.acceptedAt = accepted
+                record.resolvedAt = resolved
+                record.evaluation = evaluation
+                for (key, value) in CaseStatCounters.Snapshot(record).contributions() { delta[key, default: 0] += value }
                 if i > 0 { query.appendLiteral(", ") }
                 query.appendLiteral("(")
                 query.appendInterpolation(bind: UUID())
                 query.appendLiteral(", ")
                 query.appendInterpolation(bind: "BENCH-\(serial)")
                 query.appendLiteral(", ")
-                query.appendInterpolation(bind: [CaseType.gridEvent, .appeal, .supervision][serial % 3].rawValue)
+                query.appendInterpolation(bind: type.rawValue)
                 query.appendLiteral(", ")
-                query.appendInterpolation(bind: categories[serial % categories.count])
+                query.appendInterpolation(bind: category)
                 query.appendLiteral(", 'synthetic', ")
                 query.appendInterpolation(bind: status.rawValue)
                 query.appendLiteral(", 'normal', 'app', ")
@@ -91,11 +109,11 @@ public enum CasesBenchSupport {
                 query.appendLiteral(", ")
                 query.appendInterpolation(bind: 113.1 + Double.random(in: 0...0.1, using: &generator))
                 query.appendLiteral(", ")
-                query.appendInterpolation(bind: grids[Int.random(in: 0..<grids.count, using: &generator)])
+                query.appendInterpolation(bind: grid)
                 query.appendLiteral(", false, 'community', ")
-                query.appendInterpolation(bind: departments[Int.random(in: 0..<departments.count, using: &generator)])
+                query.appendInterpolation(bind: department)
                 query.appendLiteral(", '', 0, 0, 0, ")
-                query.appendInterpolation(bind: Int.random(in: 0..<10, using: &generator) == 0)
+                query.appendInterpolation(bind: overdue)
                 query.appendLiteral(", ")
                 query.appendInterpolation(bind: created.addingTimeInterval(7200))
                 query.appendLiteral(", ")
@@ -115,9 +133,11 @@ public enum CasesBenchSupport {
                 query.appendLiteral(")")
             }
             let statement = query
+            let counts = delta
             try await app.db.writeTransaction { tx in
                 guard let sql = tx as? any SQLDatabase else { return }
                 try await sql.raw(statement).run()
+                try await CaseStatCounters.add(counts, on: tx)
             }
             done += n
             if done % 100_000 < batch || done == count { progress(done) }
