@@ -267,10 +267,13 @@ struct CaseService: Sendable {
         let day = LocalDate(now).description.replacingOccurrences(of: "-", with: "")
         let key = type.numberPrefix + day
         guard let sql = db as? any SQLDatabase else { return key + "-" + UUID().uuidString.prefix(6) }
-        try await sql.raw(
-            "INSERT INTO cases_counters (id, key, value) VALUES (\(bind: UUID()), \(bind: key), 0) ON CONFLICT (key) DO NOTHING"
-        ).run()
-        let row = try await sql.raw("UPDATE cases_counters SET value = value + 1 WHERE key = \(bind: key) RETURNING value").first()
+        // One statement: the first report of the day creates the counter, later ones increment it.
+        let row = try await sql.raw(
+            """
+            INSERT INTO cases_counters (id, key, value) VALUES (\(bind: UUID()), \(bind: key), 1)
+            ON CONFLICT (key) DO UPDATE SET value = cases_counters.value + 1 RETURNING value
+            """
+        ).first()
         let value = try row?.decode(column: "value", as: Int.self) ?? 0
         let digits = String(value)
         return type.numberPrefix + "-" + day + "-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
