@@ -95,7 +95,7 @@ let package = Package(
         ),
         .target(
             name: "Cases",
-            dependencies: ["TongbanCore", "Identity", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TongbanCore", "Identity", "Web", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -20,6 +20,7 @@ public struct CasesModule: TongbanModule {
         try app.register(collection: CasesController())
         try app.register(collection: Open311Controller())
         try app.register(collection: PatrolController())
+        try app.register(collection: CasePages())
         app.jobs.register(CaseTimers.kind) { job, app in try await CaseTimers.run(job, app: app) }
         Self.document(app.apiDocumentation)
     }

@@ -58,6 +58,9 @@ PAGES = [
     ("verify-valid", "/verify?p={licence_payload}", None),
     ("verify-tampered", "/verify?p={licence_payload}x", None),
     ("licence-print", "/licences/{licence_id}/print", "demo-citizen"),
+    ("case-report", "/cases/report", "demo-citizen"),
+    ("case-inbox", "/staff/cases", "demo-env"),
+    ("case-stats", "/staff/cases/stats", "demo-env"),
 ]
 MODES = ("standard", "elderly", "en")
 
