@@ -108,9 +108,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Cases",
+            dependencies: ["TongbanCore", "Identity", "Web", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "TongbanApp",
             dependencies: [
-                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "DataSharing", "Licences", "Policy", "Codes",
+                "TongbanCore", "Web", "Identity", "Catalogue", "Workflow", "Applications", "Audit", "DataSharing", "Licences", "Policy", "Codes", "Cases",
                 .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
                 .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
             ],
@@ -119,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "tongban",
             dependencies: [
-                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "DataSharing", "Licences", "CEL", "Policy", "Codes",
+                "TongbanApp", "TongbanCore", "Identity", "Audit", "AuditLog", "DataSharing", "Licences", "CEL", "Policy", "Codes", "Cases",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -150,6 +155,7 @@ let package = Package(
         .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "CEL", "Identity", "DataSharing", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CodesTests", dependencies: ["Codes", "Identity", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CasesTests", dependencies: ["Cases", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import Applications
 import Audit
+import Cases
 import Catalogue
 import Codes
 import DataSharing
@@ -22,6 +23,7 @@ public enum TongbanApp {
         AuditModule(), DataSharingModule(),
         LicencesModule(), PolicyModule(),
         CodesModule(),
+        CasesModule(),
     ]
 
     public static let version = "0.1.0"

@@ -61,6 +61,9 @@ PAGES = [
     ("consent-scan", "/consents/scan/{consent_request}?c={consent_code}", "demo-citizen"),
     ("my-consents", "/consents/mine", "demo-citizen"),
     ("my-licences", "/me/licences", "demo-citizen"),
+    ("case-report", "/cases/report", "demo-citizen"),
+    ("case-inbox", "/staff/cases", "demo-env"),
+    ("case-stats", "/staff/cases/stats", "demo-env"),
 ]
 MODES = ("standard", "elderly", "en")
 
