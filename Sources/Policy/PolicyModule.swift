@@ -12,11 +12,30 @@ public struct PolicyModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreatePolicy(), CreatePolicyBenefits()] }
+    public var migrations: [any Migration] { [CreatePolicy(), CreatePolicyBenefits(), CreatePolicyTags()] }
 
     public func boot(_ app: Application) throws {
         try app.register(collection: PolicyController())
         try app.register(collection: BenefitsController())
+        try app.register(collection: TagsController())
+        let tagRule = Schema.object([
+            "code": Schema.string, "dimension": Schema.string, "name": Schema.string, "nameEn": Schema.string,
+            "expression": Schema.string, "version": Schema.integer, "updatedAt": Schema.dateTime,
+        ])
+        app.apiDocumentation.add(APIOperation(
+            .GET, "/api/v1/policy/tags", summary: "Tag rules by dimension", tag: "policy", response: Schema.array(tagRule), problems: []))
+        app.apiDocumentation.add(APIOperation(
+            .PUT, "/api/v1/policy/tags/{code}", summary: "Create or replace a tag rule (type-checked); every profile's tags are recomputed",
+            tag: "policy", requiresAuth: true,
+            request: Schema.object(["dimension": Schema.string, "name": Schema.string, "nameEn": Schema.string, "expression": Schema.string]),
+            response: Schema.object(["rule": tagRule, "recomputed": Schema.object([:])]), problems: [401, 403, 422]))
+        app.apiDocumentation.add(APIOperation(
+            .POST, "/api/v1/policy/tags/recompute", summary: "Recompute every profile's tags", tag: "policy", requiresAuth: true,
+            response: Schema.object(["profiles": Schema.integer, "tagged": Schema.object([:]), "errors": Schema.integer]), problems: [401, 403]))
+        app.apiDocumentation.add(APIOperation(
+            .GET, "/api/v1/policy/profiles/{uscc}/tags", summary: "An enterprise's tags (stored and computed)", tag: "policy",
+            requiresAuth: true, response: Schema.object(["creditCode": Schema.string, "tags": Schema.array(Schema.object([:]))]),
+            problems: [401, 404]))
         let benefit = Schema.object([
             "id": Schema.uuid, "itemId": Schema.uuid, "itemCode": Schema.string, "itemVersion": Schema.integer,
             "enterpriseName": Schema.string, "creditCode": Schema.string, "amount": Schema.number, "status": Schema.string,
@@ -223,7 +242,32 @@ public struct PolicyDemo: Sendable {
                 }
             }
         }
-        progress("policy: \(seed.items.count) items (\(added) new), \(profiles.count) enterprise profiles (\(missing.count) new)")
+        // Tag rules in four dimensions (Changsha Furong's 19 dimensions are the model), computed over every profile.
+        let tagSeeds: [(String, String, String, String, String)] = [
+            ("scale_micro", "scale", "微型企业", "Micro enterprise", "profile.employees < 10"),
+            ("scale_small", "scale", "小型企业", "Small enterprise", "profile.employees >= 10 && profile.employees < 100"),
+            ("scale_medium", "scale", "中型企业", "Medium enterprise", "profile.employees >= 100 && profile.employees < 300"),
+            ("scale_large", "scale", "大型企业", "Large enterprise", "profile.employees >= 300"),
+            ("manufacturing", "industry", "制造业", "Manufacturing", "profile.industry == 'C'"),
+            ("rd_intensive", "innovation", "研发投入强度≥3%", "R&D intensity ≥ 3 %", "profile.revenue > 0.0 && profile.rdSpend / profile.revenue >= 0.03"),
+            ("credit_a", "credit", "纳税信用A级", "Tax credit A", "profile.creditRating == 'A'"),
+        ]
+        let knownTags = Set(try await PolicyTagRule.query(on: db).all(\.$code))
+        var newTags = 0
+        for (code, dimension, name, nameEn, expression) in tagSeeds where !knownTags.contains(code) {
+            let rule = PolicyTagRule()
+            rule.code = code
+            rule.dimension = dimension
+            rule.nameZh = name
+            rule.nameEn = nameEn
+            rule.expression = expression
+            rule.version = 1
+            rule.updatedAt = now
+            try await rule.create(on: db)
+            newTags += 1
+        }
+        if newTags > 0 || !missing.isEmpty { _ = try await TagService(db: db, clock: clock).recompute() }
+        progress("policy: \(seed.items.count) items (\(added) new), \(profiles.count) enterprise profiles (\(missing.count) new), \(tagSeeds.count) tag rules")
     }
 
     /// The demo enterprise's profile plus ``syntheticProfiles`` deterministic ones in Xiamen, Changsha

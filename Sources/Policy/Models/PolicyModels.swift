@@ -99,6 +99,8 @@ public final class EnterpriseProfile: Model, @unchecked Sendable {
     @Field(key: "name") public var name: String
     /// JSON object of profile attributes.
     @Field(key: "attributes") public var attributesJSON: String
+    /// JSON array of the tags the tag rules computed (``TagService``); nil until computed.
+    @OptionalField(key: "computed_tags") public var computedTagsJSON: String?
     @Field(key: "updated_at") public var updatedAt: Date
 
     public init() {}

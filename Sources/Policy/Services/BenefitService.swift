@@ -136,7 +136,7 @@ public struct BenefitService: Sendable {
             lastID = last.id
             for stored in page {
                 summary.evaluated += 1
-                guard let profile = try? CELValue.fromJSON(stored.attributesJSON) else { summary.errors += 1; continue }
+                guard let profile = try? stored.celValue() else { summary.errors += 1; continue }
                 let diagnosis = compiled.diagnose(profile, now: when)
                 guard diagnosis.eligible else { continue }
                 summary.eligible += 1
@@ -155,7 +155,7 @@ public struct BenefitService: Sendable {
                 benefit.creditCode = stored.creditCode
                 benefit.enterpriseName = stored.name
                 benefit.amount = (amount * 100).rounded() / 100
-                benefit.inputsJSON = stored.attributesJSON
+                benefit.inputsJSON = profile.jsonString()
                 benefit.conditionsJSON = try JSONText.encode(diagnosis.conditions)
                 benefit.status = .notified
                 benefit.decidedAt = when

@@ -173,7 +173,7 @@ public struct PolicyService: Sendable {
             throw Self.profileNotFound
         }
         do {
-            return try CELValue.fromJSON(stored.attributesJSON)
+            return try stored.celValue()
         } catch {
             throw Problem(.internalServerError, title: "Stored profile unreadable")
         }
