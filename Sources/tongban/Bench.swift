@@ -40,19 +40,7 @@ struct BenchLicences: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tongban-bench-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        if ProcessInfo.processInfo.environment["TONGBAN_DATA_DIR"] == nil { setenv("TONGBAN_DATA_DIR", directory, 1) }
-        if ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { setenv("LOG_LEVEL", "warning", 1) }
-        let (app, _) = try await Runner.makeApp(database: database ?? "sqlite://\(directory)/bench.sqlite")
-        do {
-            try await measure(app)
-            try await app.asyncShutdown()
-        } catch {
-            try? await app.asyncShutdown()
-            throw CommandFailure(description: "bench failed: \(String(describing: error).prefix(300))")
-        }
+        try await Runner.withBenchApp(database: database) { app in try await measure(app) }
     }
 
     func measure(_ app: Application) async throws {
@@ -130,5 +118,28 @@ struct BenchLicences: AsyncParsableCommand {
     static func randomIDNumber() -> String {
         let body = String(format: "110105%04d%02d%02d%03d", Int.random(in: 1950...2005), Int.random(in: 1...12), Int.random(in: 1...28), Int.random(in: 0...999))
         return body + String(ResidentIDNumber.checkCharacter(for: body))
+    }
+}
+
+extension Runner {
+    /// The benchmark harness every `tongban bench …` shares: a fresh temporary directory (data files, and the
+    /// SQLite database unless `database` names one), quiet logging, the app, and one readable failure line.
+    static func withBenchApp(
+        database: String?, host: String? = nil, _ body: (Application) async throws -> Void
+    ) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tongban-bench-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        if ProcessInfo.processInfo.environment["TONGBAN_DATA_DIR"] == nil { setenv("TONGBAN_DATA_DIR", directory, 1) }
+        if ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { setenv("LOG_LEVEL", "warning", 1) }
+        let (app, _) = try await makeApp(database: database ?? "sqlite://\(directory)/bench.sqlite", host: host)
+        do {
+            try await body(app)
+            try await app.asyncShutdown()
+        } catch {
+            try? await app.asyncShutdown()
+            if let failure = error as? CommandFailure { throw failure }
+            throw CommandFailure(description: "bench failed: \(String(describing: error).prefix(300))")
+        }
     }
 }

@@ -27,19 +27,7 @@ extension Bench {
         }
 
         func run() async throws {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tongban-bench-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            if ProcessInfo.processInfo.environment["TONGBAN_DATA_DIR"] == nil { setenv("TONGBAN_DATA_DIR", directory, 1) }
-            if ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { setenv("LOG_LEVEL", "warning", 1) }
-            let (app, _) = try await Runner.makeApp(database: database ?? "sqlite://\(directory)/bench.sqlite")
-            do {
-                try await measure(app)
-                try await app.asyncShutdown()
-            } catch {
-                try? await app.asyncShutdown()
-                throw CommandFailure(description: "bench failed: \(String(describing: error).prefix(300))")
-            }
+            try await Runner.withBenchApp(database: database) { app in try await measure(app) }
         }
 
         func measure(_ app: Application) async throws {
