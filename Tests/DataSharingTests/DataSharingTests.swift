@@ -205,9 +205,11 @@ struct ConsentTests {
             #expect(payload.contains("/consents/scan/\(id.lowercased())?c="))
             let code = try Self.code(created)
             let citizen = try await app.login("demo-citizen")
-            // Without the QR's code the request is invisible to the person.
-            let (hidden, _) = try await app.call(.GET, "/api/v1/consents/requests/\(id)", token: citizen)
+            // A code that is not the QR's opens nothing; staff who did not ask see nothing either.
+            let (hidden, _) = try await app.call(.GET, "/api/v1/consents/requests/\(id)?c=wrong-code", token: citizen)
             #expect(hidden == .notFound)
+            let (staff, _) = try await app.call(.GET, "/api/v1/consents/requests/\(id)", token: try await app.login("demo-clerk"))
+            #expect(staff == .notFound)
             let (_, clarity) = try await app.call(.GET, "/api/v1/consents/requests/\(id)?c=\(code)", token: citizen)
             #expect(clarity["requester"]?.stringValue == "济南泉城食品有限公司")
             #expect(clarity["scenario"]?.stringValue == "简历核验")
@@ -317,6 +319,14 @@ struct ConsentTests {
             ], headers: [("X-Acting-For", enterprise)])
             #expect(notShareable == .unprocessableEntity)
             #expect(ns["type"]?.stringValue == "/problems/not-shareable")
+            // Shorthand items ("resource.field"), `days`, and the scenario standing for the purpose.
+            let (short, shorthand) = try await app.call(.POST, "/api/v1/consents/requests", token: employer, body: [
+                "scenario": "学历核验", "days": 10, "items": ["education-degree.name", "education-degree.degree"],
+            ], headers: [("X-Acting-For", enterprise)])
+            #expect(short == .created)
+            #expect(shorthand["clarity"]?["items"]?.list.count == 1)
+            #expect(shorthand["clarity"]?["items"]?.list.first?["fields"]?.list.count == 2)
+            #expect(shorthand["clarity"]?["durationDays"]?.doubleValue == 10)
             let (citizenAsks, _) = try await app.call(.POST, "/api/v1/consents/requests", token: citizen, body: [
                 "scenario": "好奇", "purpose": "看看别人的数据", "durationDays": 1,
                 "items": [["resource": "education-degree", "fields": ["name"]]],

@@ -89,11 +89,35 @@ public struct ConsentService: Sendable {
 
     var now: Date { app.clock.now() }
 
+    /// One requested item: `{"resource","fields","full"?}`, or the shorthand `"resource.field"` / `"resource"`
+    /// (every field of the resource).
+    public struct ItemInput: Codable, Sendable {
+        public var resource: String
+        public var fields: [String]?
+        public var full: [String]?
+
+        public init(from decoder: any Decoder) throws {
+            if let text = try? decoder.singleValueContainer().decode(String.self) {
+                let parts = text.split(separator: ".", maxSplits: 1).map(String.init)
+                resource = parts.first ?? ""
+                fields = parts.count == 2 ? [parts[1]] : nil
+                full = nil
+                return
+            }
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            resource = try c.decode(String.self, forKey: .resource)
+            fields = try c.decodeIfPresent([String].self, forKey: .fields)
+            full = try c.decodeIfPresent([String].self, forKey: .full)
+        }
+    }
+
     public struct NewRequest: Content {
         public var scenario: String?
         public var purpose: String?
-        public var items: [ConsentItem]?
+        public var items: [ItemInput]?
         public var durationDays: Int?
+        /// Alias of `durationDays`.
+        public var days: Int?
         /// When given, only the person with this ID number may approve; otherwise whoever scans the QR.
         public var subjectIdNumber: String?
         /// The requesting department's code (staff in several departments).
@@ -123,10 +147,11 @@ public struct ConsentService: Sendable {
         let (kind, requesterID, requesterName) = try await requester(principal, department: body.department)
         var errors = FieldErrors()
         let scenario = body.scenario?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        let purpose = body.purpose?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        // Without a separate purpose, the scenario is the purpose the person reads.
+        let purpose = (body.purpose ?? body.scenario)?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         errors.check((2...100).contains(scenario.count), "scenario", "must be 2–100 characters (e.g. 简历核验 résumé verification)")
-        errors.check((4...500).contains(purpose.count), "purpose", "must be 4–500 characters, in words the person understands")
-        let days = body.durationDays ?? 0
+        errors.check((2...500).contains(purpose.count), "purpose", "must be 2–500 characters, in words the person understands")
+        let days = body.durationDays ?? body.days ?? 0
         errors.check((1...365).contains(days), "durationDays", "must be 1–365 days")
         let items = body.items ?? []
         errors.check(!items.isEmpty && items.count <= 10, "items", "name 1–10 data items")
@@ -145,14 +170,26 @@ public struct ConsentService: Sendable {
             if resource.sharingType == .notShareable { throw SharingService.notShareable }
             if resource.subject != .person { errors.add("items[\(i)].resource", "does not hold personal data") }
             let known = Set(resource.fields.map(\.name))
-            let unknown = item.fields.filter { !known.contains($0) }
-            if item.fields.isEmpty { errors.add("items[\(i)].fields", "name at least one field") }
+            // No fields named: every field of the resource (the person sees each one listed).
+            let fields = item.fields ?? resource.fields.map(\.name)
+            let unknown = fields.filter { !known.contains($0) }
+            if fields.isEmpty { errors.add("items[\(i)].fields", "name at least one field") }
             if !unknown.isEmpty { errors.add("items[\(i)].fields", "unknown fields: \(unknown.joined(separator: ", "))") }
-            if let full = item.full, !full.allSatisfy(item.fields.contains) { errors.add("items[\(i)].full", "must be a subset of fields") }
-            normalised.append(ConsentItem(
-                resource: item.resource, fields: Self.unique(item.fields), full: item.full.map(Self.unique)))
+            if let full = item.full, !full.allSatisfy(fields.contains) { errors.add("items[\(i)].full", "must be a subset of fields") }
+            normalised.append(ConsentItem(resource: item.resource, fields: Self.unique(fields), full: item.full.map(Self.unique)))
         }
         try errors.throwIfAny()
+        // Items naming the same resource become one ("a.x", "a.y" → a: x, y).
+        var merged: [ConsentItem] = []
+        for item in normalised {
+            if let i = merged.firstIndex(where: { $0.resource == item.resource }) {
+                merged[i].fields = Self.unique(merged[i].fields + item.fields)
+                if let full = item.full { merged[i].full = Self.unique((merged[i].full ?? []) + full) }
+            } else {
+                merged.append(item)
+            }
+        }
+        normalised = merged
         let request = ConsentRequest()
         request.requesterKind = kind
         request.requesterID = requesterID
@@ -185,10 +222,16 @@ public struct ConsentService: Sendable {
         return request
     }
 
-    /// The requester, or a person who holds the QR's code (and, for a targeted request, is its subject).
+    /// The requester, or a signed-in person. The request id is a random UUID that only the QR (or the requester)
+    /// gives away; the QR also carries a random code, and a code that does not match is refused, so a link
+    /// altered by hand opens nothing. (Approval still needs the person's password, and a targeted request only
+    /// its subject.)
     func authorise(_ request: ConsentRequest, principal: Principal, code: String?) async throws {
         if request.requestedBy == principal.userID { return }
-        guard principal.kind == .person, let code, constantTimeEqual(code, request.code) else {
+        guard principal.kind == .person else {
+            throw Problem.notFound("Consent request", type: "/problems/consent-request-not-found")
+        }
+        if let code, !code.isEmpty, !constantTimeEqual(code, request.code) {
             throw Problem.notFound("Consent request", type: "/problems/consent-request-not-found")
         }
     }
