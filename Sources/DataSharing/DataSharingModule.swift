@@ -135,6 +135,8 @@ struct DataSharingDemo {
         let authority = try await directory.department(code: seed.authority)
         var created = 0
         let tables = DataTables(db: db)
+        let people = try await User.query(on: db).filter(\.$kind == .person).limit(50).all()
+        let enterprises = try await Enterprise.query(on: db).limit(50).all()
         for r in seed.resources {
             if try await DataResource.query(on: db).filter(\.$code == r.code).first() != nil { continue }
             guard let provider = try await directory.department(code: r.provider) else { continue }
@@ -153,7 +155,7 @@ struct DataSharingDemo {
             resource.createdAt = app.clock.now()
             try await resource.create(on: db)
             try await tables.create(resource)
-            try await rows(for: resource, tables: tables)
+            try await rows(for: resource, tables: tables, people: people, enterprises: enterprises)
             created += 1
         }
         progress("data resources: \(created) added (\(seed.resources.count) in the catalogue)")
@@ -171,10 +173,8 @@ struct DataSharingDemo {
     }
 
     /// Rows for the demo persons and enterprise, and the provincial reflow tables.
-    func rows(for resource: DataResource, tables: DataTables) async throws {
+    func rows(for resource: DataResource, tables: DataTables, people: [User], enterprises: [Enterprise]) async throws {
         let now = Int64(app.clock.now().timeIntervalSince1970 * 1000)
-        let people = try await User.query(on: app.db).filter(\.$kind == .person).limit(50).all()
-        let enterprises = try await Enterprise.query(on: app.db).limit(50).all()
         var rows: [DataRow] = []
         switch resource.subject {
         case .person where !resource.reflow:

@@ -130,6 +130,10 @@ struct SharingTests {
             #expect(consumers.list.first?["code"]?.stringValue == "370100-SCJG")
             let (badBy, _) = try await app.call(.GET, "/api/v1/data/rankings?by=colour", token: admin)
             #expect(badBy == .badRequest)
+            let (badDays, _) = try await app.call(.GET, "/api/v1/data/rankings?days=lots", token: admin)
+            #expect(badDays == .badRequest)
+            let (_, recent) = try await app.call(.GET, "/api/v1/data/rankings?by=resource&days=30", token: admin)
+            #expect(recent.list.first?["code"]?.stringValue == "social-insurance")
             // A new key replaces the old one.
             let (_, second) = try await app.call(.POST, "/api/v1/data/sharing-requests/\(id)/key", token: clerk)
             #expect(second["apiKey"]?.stringValue != apiKey)

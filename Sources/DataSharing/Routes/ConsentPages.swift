@@ -135,7 +135,7 @@ struct ConsentPages: RouteCollection {
                 id: try consent.requireID().uuidString.lowercased(), requester: consent.requesterName, scenario: consent.scenario,
                 items: consent.items.map { "\($0.resource)（\($0.fields.joined(separator: "、"))）" }.joined(separator: "；"),
                 status: active ? "active" : (consent.status == .active ? "expired" : consent.status.rawValue),
-                validity: "\(chinaDay(consent.validFrom)) – \(chinaDay(consent.validUntil))",
+                validity: "\(LocalDate(consent.validFrom)) – \(LocalDate(consent.validUntil))",
                 uses: try await service.uses(try consent.requireID()).count, active: active))
         }
         return try await req.renderPage("consents/mine", titleKey: "consent_mine", strings: Self.strings, page: MinePage(consents: rows))

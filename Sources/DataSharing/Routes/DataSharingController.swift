@@ -112,8 +112,11 @@ struct DataSharingController: RouteCollection {
     @Sendable func records(req: Request) async throws -> RecordsView {
         let keys = req.query[String.self, at: "key"].map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if let keys, keys.count > 100 { throw Problem.badRequest("At most 100 keys per call") }
-        let limit = req.query[Int.self, at: "limit"] ?? 100
-        guard (1...1000).contains(limit) else { throw Problem.badRequest("limit must be 1–1000") }
+        let rawLimit = req.query[String.self, at: "limit"]
+        let limit = rawLimit.map { Int($0) ?? 0 } ?? 100
+        guard (1...1000).contains(limit) else {
+            throw Problem.badRequest("limit must be a number, 1–1000")
+        }
         let (resource, rows) = try await SharingService(app: req.application, db: req.db).call(
             resourceCode: req.parameters.get("code") ?? "", apiKey: req.headers.first(name: "X-Api-Key"), keys: keys, limit: limit)
         return RecordsView(resource: resource.code, count: rows.count, records: rows)
@@ -139,10 +142,21 @@ struct DataSharingController: RouteCollection {
     }
 
     static func view(_ r: SharingRequest, on db: any Database) async throws -> SharingView {
-        let resource = try await DataResource.find(r.resourceID, on: db)
-        let consumer = try await DirectoryService(db: db).department(id: r.consumerDepartmentID)
-        return SharingView(
-            id: try r.requireID(), resource: resource?.code ?? "", consumer: consumer?.code ?? "", fields: r.fields,
+        try await views([r], on: db)[0]
+    }
+
+    /// Views of several requests with one query for their resources and one for their consumers.
+    static func views(_ requests: [SharingRequest], on db: any Database) async throws -> [SharingView] {
+        let resources = Dictionary(
+            try await DataResource.query(on: db).filter(\.$id ~~ Set(requests.map(\.resourceID))).all().compactMap { r in r.id.map { ($0, r.code) } },
+            uniquingKeysWith: { a, _ in a })
+        let consumers = try await DirectoryService(db: db).departments(ids: Set(requests.map(\.consumerDepartmentID)))
+        return try requests.map { try view($0, resource: resources[$0.resourceID] ?? "", consumer: consumers[$0.consumerDepartmentID]?.code ?? "") }
+    }
+
+    static func view(_ r: SharingRequest, resource: String, consumer: String) throws -> SharingView {
+        SharingView(
+            id: try r.requireID(), resource: resource, consumer: consumer, fields: r.fields,
             fullFields: r.fullFields, purpose: r.purpose, legalBasis: r.legalBasis, durationDays: r.durationDays, status: r.status,
             reason: r.reason, decidedAt: r.decidedAt, validUntil: r.validUntil, keyPrefix: r.keyPrefix, createdAt: r.createdAt)
     }
@@ -163,9 +177,7 @@ struct DataSharingController: RouteCollection {
         if !principal.isSystemAdmin {
             query = query.group(.or) { $0.filter(\.$consumerDepartmentID ~~ Array(mine)).filter(\.$resourceID ~~ providing) }
         }
-        var out: [SharingView] = []
-        for request in try await query.all() { out.append(try await Self.view(request, on: req.db)) }
-        return out
+        return try await Self.views(try query.all(), on: req.db)
     }
 
     @Sendable func sharingRequest(req: Request) async throws -> SharingView {
@@ -225,8 +237,9 @@ struct DataSharingController: RouteCollection {
         _ = try req.requireStaff([.clerk, .approver, .departmentAdmin, .auditor])
         let by = req.query[String.self, at: "by"] ?? "resource"
         guard by == "resource" || by == "consumer" else { throw Problem.badRequest("by must be resource or consumer") }
-        let days = req.query[Int.self, at: "days"]
-        if let days, !(1...3650).contains(days) { throw Problem.badRequest("days must be 1–3650") }
+        let rawDays = req.query[String.self, at: "days"]
+        let days = rawDays.flatMap(Int.init)
+        if rawDays != nil, !(days.map { (1...3650).contains($0) } ?? false) { throw Problem.badRequest("days must be a number of days, 1–3650") }
         let since = days.map { req.application.clock.now().addingTimeInterval(-Double($0) * 86400) }
         return try await SharingService(app: req.application, db: req.db).rankings(by: by, since: since)
     }
@@ -275,13 +288,11 @@ struct DataSharingController: RouteCollection {
             createdAt: order.createdAt)
         if detail {
             let service = ReflowOrders(app: app, db: db)
-            var events: [ReflowView.Event] = []
-            for e in try await service.events(view.id) {
-                var department: DepartmentInfo?
-                if let d = e.departmentID { department = try await directory.department(id: d) }
-                events.append(.init(action: e.action, department: department?.code, comment: e.comment, at: e.at))
+            let events = try await service.events(view.id)
+            let departments = try await directory.departments(ids: Set(events.compactMap(\.departmentID)))
+            view.events = events.map {
+                .init(action: $0.action, department: $0.departmentID.flatMap { departments[$0]?.code }, comment: $0.comment, at: $0.at)
             }
-            view.events = events
             view.runs = try await service.runs(view.id).map {
                 .init(resource: $0.resource, startedAt: $0.startedAt, finishedAt: $0.finishedAt, rowsCopied: $0.rowsCopied,
                       rowsTotal: $0.rowsTotal, watermark: $0.watermark, checksum: $0.checksum, verified: $0.verified)

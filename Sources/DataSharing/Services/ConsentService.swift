@@ -296,7 +296,7 @@ public struct ConsentService: Sendable {
         let fieldsZh = items.map { "\($0.resourceNameZh)（\($0.fields.map(\.nameZh).joined(separator: "、"))）" }.joined(separator: "；")
         let fieldsEn = items.map { "\($0.resourceNameEn) (\($0.fields.map(\.nameEn).joined(separator: ", ")))" }.joined(separator: "; ")
         let until = now.addingTimeInterval(Double(request.durationDays) * 86400)
-        let day = chinaDay(until)
+        let day = LocalDate(until).description
         return Clarity(
             id: try request.requireID(), status: request.status == .pending && request.expiresAt <= now ? .expired : request.status,
             requester: request.requesterName, requesterKind: request.requesterKind, scenario: request.scenario,
@@ -495,12 +495,4 @@ public struct ConsentService: Sendable {
     public func mine(_ principal: Principal) async throws -> [Consent] {
         try await Consent.query(on: db).filter(\.$personID == principal.userID).sort(\.$createdAt, .descending).all()
     }
-}
-
-/// `2026-12-30` in China Standard Time.
-func chinaDay(_ date: Date) -> String {
-    var calendar = Calendar(identifier: .gregorian)
-    calendar.timeZone = TimeZone(identifier: "Asia/Shanghai")!
-    let c = calendar.dateComponents([.year, .month, .day], from: date)
-    return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
 }

@@ -243,18 +243,19 @@ public struct SharingService: Sendable {
         }
         query.appendLiteral(" GROUP BY \(column) ORDER BY calls DESC LIMIT 100")
         let rows = try await sql.raw(query).all()
+        let counts = try rows.map { row in
+            (try row.decode(column: "k", as: UUID.self), try row.decode(column: "calls", as: Int.self), try row.decode(column: "total", as: Int.self))
+        }
+        // Names in one query, not one per row.
+        var names: [UUID: (String, String)] = [:]
+        if by == "consumer" {
+            for (id, d) in try await DirectoryService(db: db).departments(ids: Set(counts.map(\.0))) { names[id] = (d.code, d.name) }
+        } else {
+            for r in try await DataResource.query(on: db).filter(\.$id ~~ counts.map(\.0)).all() { if let id = r.id { names[id] = (r.code, r.nameZh) } }
+        }
         var out: [RankingRow] = []
-        for row in rows {
-            let id = try row.decode(column: "k", as: UUID.self)
-            let calls = try row.decode(column: "calls", as: Int.self)
-            let total = try row.decode(column: "total", as: Int.self)
-            if by == "consumer" {
-                let department = try await DirectoryService(db: db).department(id: id)
-                out.append(RankingRow(code: department?.code ?? "", name: department?.name ?? "", calls: calls, rows: total))
-            } else {
-                let resource = try await DataResource.find(id, on: db)
-                out.append(RankingRow(code: resource?.code ?? "", name: resource?.nameZh ?? "", calls: calls, rows: total))
-            }
+        for (id, calls, total) in counts {
+            out.append(RankingRow(code: names[id]?.0 ?? "", name: names[id]?.1 ?? "", calls: calls, rows: total))
         }
         return out
     }
