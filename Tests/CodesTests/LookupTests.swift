@@ -30,7 +30,9 @@ struct LookupTests {
         try await withTestApp(demo: true) { app in
             let admin = try await app.login("demo-admin")
             try await Self.addProvider(app, admin, "快运营商", endpoint: "sim://fast?latencyMs=5&numbers=2")
-            try await Self.addProvider(app, admin, "坏运营商", kind: "reseller", endpoint: "sim://broken?latencyMs=1&failureRate=1", timeoutMs: 500)
+            try await Self.addProvider(app, admin, "坏运营商", kind: "reseller", endpoint: "sim://broken?latencyMs=1&failureRate=1", timeoutMs: 4000)
+            // (the broken provider's three attempts with back-off take ~150 ms; a wide timeout keeps a loaded CI machine
+            // from turning "failed" into "pending")
             try await Self.addProvider(app, admin, "慢运营商", endpoint: "sim://slow?slowMs=8000&numbers=1", timeoutMs: 150)
             let citizen = try await app.login("demo-citizen")
             let started = Date()
