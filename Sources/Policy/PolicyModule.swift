@@ -12,12 +12,17 @@ public struct PolicyModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreatePolicy(), CreatePolicyBenefits(), CreatePolicyTags()] }
+    public var migrations: [any Migration] { [CreatePolicy(), CreatePolicyBenefits(), CreatePolicyTags(), CreatePolicyMatching()] }
 
     public func boot(_ app: Application) throws {
         try app.register(collection: PolicyController())
         try app.register(collection: BenefitsController())
         try app.register(collection: TagsController())
+        try app.register(collection: MatchingController())
+        app.jobs.register(MatchingService.job) { _, app in
+            _ = try await MatchingService(db: app.db, clock: app.clock).run(mode: .incremental)
+        }
+        Self.documentMatching(app.apiDocumentation)
         let tagRule = Schema.object([
             "code": Schema.string, "dimension": Schema.string, "name": Schema.string, "nameEn": Schema.string,
             "expression": Schema.string, "version": Schema.integer, "updatedAt": Schema.dateTime,
@@ -80,7 +85,8 @@ public struct PolicyModule: TongbanModule {
             "issuer": Schema.string, "issuerEn": Schema.string, "departmentId": Schema.uuid,
             "conditions": Schema.array(condition), "amountExpression": Schema.string, "validFrom": Schema.string,
             "validUntil": Schema.string, "mode": Schema.string, "audience": Schema.string, "status": Schema.string,
-            "version": Schema.integer, "updatedAt": Schema.dateTime,
+            "version": Schema.integer, "updatedAt": Schema.dateTime, "tags": Schema.array(Schema.string),
+            "pendingRevision": Schema.object([:]),
         ]))
         let match = Schema.object([
             "itemId": Schema.uuid, "code": Schema.string, "title": Schema.string, "titleEn": Schema.string, "mode": Schema.string,
@@ -113,14 +119,14 @@ public struct PolicyModule: TongbanModule {
                 "code": Schema.string, "title": Schema.string, "titleEn": Schema.string, "issuer": Schema.string,
                 "issuerEn": Schema.string, "documentId": Schema.uuid, "departmentId": Schema.uuid,
                 "conditions": Schema.array(condition), "amountExpression": Schema.string, "validFrom": Schema.string,
-                "validUntil": Schema.string, "mode": Schema.string, "audience": Schema.string,
+                "validUntil": Schema.string, "mode": Schema.string, "audience": Schema.string, "tags": Schema.array(Schema.string),
             ]),
             response: Schema.ref("PolicyItem"), success: 201, problems: [400, 401, 403, 422]))
         docs.add(APIOperation(
             .GET, "/api/v1/policy/items/{id}", summary: "One policy item (drafts: policy staff)", tag: "policy",
             response: Schema.ref("PolicyItem"), problems: [404]))
         docs.add(APIOperation(
-            .POST, "/api/v1/policy/items/{id}/publish", summary: "Publish a draft item (policy staff)", tag: "policy",
+            .POST, "/api/v1/policy/items/{id}/publish", summary: "Publish a draft (version 1) or a published item's pending revision (the next version); policy staff", tag: "policy",
             requiresAuth: true, response: Schema.ref("PolicyItem"), problems: [401, 403, 404, 409]))
         docs.add(APIOperation(
             .GET, "/api/v1/policy/schema", summary: "The enterprise profile fields rules may read (CEL types)", tag: "policy",

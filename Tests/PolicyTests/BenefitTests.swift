@@ -94,3 +94,11 @@ extension JSONValue {
         return nil
     }
 }
+
+extension JSONValue {
+    /// The elements of an array (empty for anything else).
+    var items: [JSONValue] {
+        if case .array(let list) = self { return list }
+        return []
+    }
+}

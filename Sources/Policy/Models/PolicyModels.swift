@@ -80,11 +80,45 @@ public final class PolicyItem: Model, @unchecked Sendable {
     @Field(key: "version") public var version: Int
     @Field(key: "created_at") public var createdAt: Date
     @Field(key: "updated_at") public var updatedAt: Date
+    /// JSON array of tag codes the item is for (subscribers of these tags are told when it is published).
+    @OptionalField(key: "target_tags") public var targetTagsJSON: String?
+    /// JSON of a ``PolicyItemRevision`` proposed for a published item; it replaces the live rules (as the next
+    /// version) only when published.
+    @OptionalField(key: "pending_revision") public var pendingRevisionJSON: String?
 
     public init() {}
 
     public var conditions: [PolicyCondition] {
         (try? JSONText.decode([PolicyCondition].self, conditionsJSON)) ?? []
+    }
+
+    public var targetTags: [String] {
+        targetTagsJSON.flatMap { try? JSONText.decode([String].self, $0) } ?? []
+    }
+
+    public var pendingRevision: PolicyItemRevision? {
+        pendingRevisionJSON.flatMap { try? JSONText.decode(PolicyItemRevision.self, $0) }
+    }
+
+    /// The live content of the item.
+    public var revision: PolicyItemRevision {
+        PolicyItemRevision(
+            title: titleZh, titleEn: titleEn, issuer: issuerZh, issuerEn: issuerEn, conditions: conditions,
+            amountExpression: amountExpression, validFrom: validFrom, validUntil: validUntil, mode: mode, tags: targetTags)
+    }
+
+    /// Makes `revision` the live content.
+    public func apply(_ revision: PolicyItemRevision) throws {
+        titleZh = revision.title
+        titleEn = revision.titleEn
+        issuerZh = revision.issuer
+        issuerEn = revision.issuerEn
+        conditionsJSON = try JSONText.encode(revision.conditions)
+        amountExpression = revision.amountExpression
+        validFrom = revision.validFrom
+        validUntil = revision.validUntil
+        mode = revision.mode
+        targetTagsJSON = revision.tags.isEmpty ? nil : try JSONText.encode(revision.tags)
     }
 }
 

@@ -26,6 +26,16 @@ struct PolicyController: RouteCollection {
         var status: PolicyStatus
         var version: Int
         var updatedAt: Date
+        var tags: [String]
+        /// A published item's edit waiting to become the next version.
+        var pendingRevision: PolicyItemRevision?
+    }
+
+    struct VersionView: Content {
+        var version: Int
+        var publishedAt: Date
+        var publishedBy: UUID?
+        var revision: PolicyItemRevision?
     }
 
     struct MatchResponse: Content {
@@ -45,6 +55,10 @@ struct PolicyController: RouteCollection {
         policy.post("items", use: create)
         policy.get("items", ":id", use: show)
         policy.post("items", ":id", "publish", use: publish)
+        policy.put("items", ":id", use: update)
+        policy.get("items", ":id", "versions", use: versions)
+        policy.on(.POST, "dry-run", body: .collect(maxSize: "2mb"), use: dryRun)
+        policy.post("items", ":id", "dry-run", use: dryRunItem)
         policy.get("schema", use: schema)
     }
 
@@ -53,7 +67,8 @@ struct PolicyController: RouteCollection {
             id: item.id ?? UUID(), code: item.code, documentId: item.documentID, title: item.titleZh, titleEn: item.titleEn,
             issuer: item.issuerZh, issuerEn: item.issuerEn, departmentId: item.departmentID, conditions: item.conditions,
             amountExpression: item.amountExpression, validFrom: item.validFrom, validUntil: item.validUntil, mode: item.mode,
-            audience: item.audience, status: item.status, version: item.version, updatedAt: item.updatedAt)
+            audience: item.audience, status: item.status, version: item.version, updatedAt: item.updatedAt, tags: item.targetTags,
+            pendingRevision: item.pendingRevision)
     }
 
     func service(_ req: Request) -> PolicyService { PolicyService(db: req.db, clock: req.application.clock) }
@@ -169,6 +184,71 @@ struct PolicyController: RouteCollection {
     @Sendable func publish(req: Request) async throws -> ItemView {
         let principal = try req.requirePrincipal()
         return Self.view(try await service(req).publish(try Self.id(req), principal: principal))
+    }
+
+    /// PUT /api/v1/policy/items/{id} — policy staff. A draft changes in place; a published item gets a pending
+    /// revision (its live rules stay until the revision is published as the next version).
+    @Sendable func update(req: Request) async throws -> Response {
+        let principal = try req.requirePrincipal()
+        let input = try req.content.decode(PolicyService.ItemInput.self)
+        do {
+            return try await Self.view(try await service(req).update(try Self.id(req), input, principal: principal)).encodeResponse(for: req)
+        } catch let problem as RuleProblem {
+            return Self.ruleProblem(req, problem.errors)
+        }
+    }
+
+    /// GET /api/v1/policy/items/{id}/versions — every published version, newest first.
+    @Sendable func versions(req: Request) async throws -> [VersionView] {
+        try await service(req).versions(try Self.id(req), principal: req.auth.get(Principal.self)).map {
+            VersionView(version: $0.version, publishedAt: $0.publishedAt, publishedBy: $0.publishedBy,
+                        revision: try? JSONText.decode(PolicyItemRevision.self, $0.snapshotJSON))
+        }
+    }
+
+    struct DryRunInput: Content {
+        var conditions: [PolicyCondition]?
+        var amountExpression: String?
+    }
+
+    /// POST /api/v1/policy/dry-run `{"conditions","amountExpression","profiles"?}` — policy staff. Counts over
+    /// every stored enterprise profile, or over the sample `profiles` sent (at most 1,000).
+    @Sendable func dryRun(req: Request) async throws -> Response {
+        let principal = try req.requirePrincipal()
+        guard PolicyService.isPolicyStaff(principal) else { throw Problem.forbidden }
+        let input = try req.content.decode(DryRunInput.self)
+        var samples: [CELValue]?
+        if case .list(let list)? = try Self.body(req)["profiles"] {
+            guard list.count <= 1000 else { throw Problem.validation([FieldError(field: "profiles", message: "at most 1000 sample profiles")]) }
+            samples = list
+        }
+        let conditions = input.conditions ?? []
+        guard !conditions.isEmpty, conditions.count <= 50 else {
+            throw Problem.validation([FieldError(field: "conditions", message: "must list 1–50 conditions")])
+        }
+        do {
+            return try await DryRun(db: req.db, clock: req.application.clock)
+                .run(conditions: conditions, amount: input.amountExpression, samples: samples).encodeResponse(for: req)
+        } catch let problem as RuleProblem {
+            return Self.ruleProblem(req, problem.errors)
+        }
+    }
+
+    /// POST /api/v1/policy/items/{id}/dry-run — the item's pending revision (or its live rules) over every
+    /// stored profile.
+    @Sendable func dryRunItem(req: Request) async throws -> Response {
+        let principal = try req.requirePrincipal()
+        let item = try await service(req).editable(try Self.id(req), principal: principal)
+        guard item.audience == .enterprise else {
+            throw Problem.conflict("Dry runs cover enterprise items.", type: "/problems/dry-run-enterprise-only")
+        }
+        let revision = item.pendingRevision ?? item.revision
+        do {
+            return try await DryRun(db: req.db, clock: req.application.clock)
+                .run(conditions: revision.conditions, amount: revision.amountExpression, samples: nil).encodeResponse(for: req)
+        } catch let problem as RuleProblem {
+            return Self.ruleProblem(req, problem.errors)
+        }
     }
 
     /// GET /api/v1/policy/schema — the profile fields rules may read.

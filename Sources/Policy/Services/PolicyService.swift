@@ -64,6 +64,8 @@ public struct PolicyService: Sendable {
         public var validUntil: String?
         public var mode: PolicyMode?
         public var audience: PolicyAudience?
+        /// Tag codes the item is for.
+        public var tags: [String]?
     }
 
     /// Whether the principal may edit policy items of `department` (system admins: all; department
@@ -83,16 +85,6 @@ public struct PolicyService: Sendable {
         errors.check(
             (2...64).contains(code.count) && code.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") },
             "code", "must be 2–64 letters, digits, '-', '_' or '.'")
-        let title = (input.title ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        errors.check(!title.isEmpty && title.count <= 200, "title", "is required (at most 200 characters)")
-        let conditions = input.conditions ?? []
-        errors.check(!conditions.isEmpty && conditions.count <= 50, "conditions", "must list 1–50 conditions")
-        for (i, c) in conditions.enumerated() {
-            errors.check(!c.text.trimmingCharacters(in: .whitespaces).isEmpty, "conditions[\(i)].text", "is required")
-        }
-        for (field, value) in [("validFrom", input.validFrom), ("validUntil", input.validUntil)] {
-            if let value { errors.check(LocalDate(value) != nil, field, "must be a date YYYY-MM-DD") }
-        }
         var department = input.departmentId
         if !principal.isSystemAdmin {
             let mine = principal.departments(with: [.departmentAdmin])
@@ -108,22 +100,14 @@ public struct PolicyService: Sendable {
         if let documentId = input.documentId, try await PolicyDocument.find(documentId, on: db) == nil {
             errors.add("documentId", "is not a policy document")
         }
-        try errors.throwIfAny()
-        _ = try CompiledPolicyItem.compile(conditions: conditions, amount: input.amountExpression, audience: input.audience ?? .enterprise)
+        let audience = input.audience ?? .enterprise
+        let revision = try await revision(from: input, base: nil, audience: audience, errors: &errors)
         let item = PolicyItem()
         item.code = code
         item.documentID = input.documentId
-        item.titleZh = title
-        item.titleEn = input.titleEn ?? title
-        item.issuerZh = input.issuer ?? ""
-        item.issuerEn = input.issuerEn ?? input.issuer ?? ""
         item.departmentID = department
-        item.conditionsJSON = try JSONText.encode(conditions)
-        item.amountExpression = input.amountExpression
-        item.validFrom = input.validFrom
-        item.validUntil = input.validUntil
-        item.mode = input.mode ?? .apply
-        item.audience = input.audience ?? .enterprise
+        try item.apply(revision)
+        item.audience = audience
         item.status = .draft
         item.version = 1
         item.createdAt = clock.now()
@@ -132,16 +116,110 @@ public struct PolicyService: Sendable {
         return item
     }
 
-    public func publish(_ id: UUID, principal: Principal) async throws -> PolicyItem {
+    /// Validates an edit (`input` fields left out keep `base`'s values) and type-checks its rules: every
+    /// field error at once (422), then every rule error with line and column (``RuleProblem``).
+    func revision(from input: ItemInput, base: PolicyItemRevision?, audience: PolicyAudience, errors: inout FieldErrors)
+        async throws -> PolicyItemRevision
+    {
+        let title = (input.title ?? base?.title ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        errors.check(!title.isEmpty && title.count <= 200, "title", "is required (at most 200 characters)")
+        let conditions = input.conditions ?? base?.conditions ?? []
+        errors.check(!conditions.isEmpty && conditions.count <= 50, "conditions", "must list 1–50 conditions")
+        for (i, c) in conditions.enumerated() {
+            errors.check(!c.text.trimmingCharacters(in: .whitespaces).isEmpty, "conditions[\(i)].text", "is required")
+        }
+        let validFrom = input.validFrom ?? base?.validFrom
+        let validUntil = input.validUntil ?? base?.validUntil
+        for (field, value) in [("validFrom", validFrom), ("validUntil", validUntil)] {
+            if let value, !value.isEmpty { errors.check(LocalDate(value) != nil, field, "must be a date YYYY-MM-DD") }
+        }
+        if let from = validFrom, let until = validUntil, !from.isEmpty, !until.isEmpty, from > until {
+            errors.add("validUntil", "is before validFrom")
+        }
+        let tags = input.tags ?? base?.tags ?? []
+        errors.check(tags.count <= 20, "tags", "at most 20 tags")
+        if !tags.isEmpty {
+            let known = Set(try await PolicyTagRule.query(on: db).all(\.$code))
+            for tag in tags where !known.contains(tag) { errors.add("tags", "'\(tag)' is not a tag rule code") }
+        }
+        try errors.throwIfAny()
+        let amount = input.amountExpression ?? base?.amountExpression
+        let amountExpression = (amount?.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ?? true) ? nil : amount
+        _ = try CompiledPolicyItem.compile(conditions: conditions, amount: amountExpression, audience: audience)
+        return PolicyItemRevision(
+            title: title, titleEn: input.titleEn ?? base?.titleEn ?? title, issuer: input.issuer ?? base?.issuer ?? "",
+            issuerEn: input.issuerEn ?? base?.issuerEn ?? input.issuer ?? base?.issuer ?? "", conditions: conditions,
+            amountExpression: amountExpression, validFrom: validFrom?.isEmpty == true ? nil : validFrom,
+            validUntil: validUntil?.isEmpty == true ? nil : validUntil, mode: input.mode ?? base?.mode ?? .apply,
+            tags: Array(Set(tags)).sorted())
+    }
+
+    /// The item, when the principal may edit it (404 for drafts of others, 403 for published items of others).
+    func editable(_ id: UUID, principal: Principal) async throws -> PolicyItem {
         guard let item = try await PolicyItem.find(id, on: db) else { throw Self.itemNotFound }
         guard Self.isPolicyStaff(principal, department: principal.isSystemAdmin ? nil : item.departmentID) else {
             throw item.status == .published ? Problem.forbidden : Self.itemNotFound
         }
-        guard item.status == .draft else { throw Problem.conflict("The item is already published.") }
-        item.status = .published
+        return item
+    }
+
+    /// PUT /api/v1/policy/items/{id}: a draft changes in place; a published item keeps its live rules and
+    /// gets a pending revision, which becomes the next version when published.
+    public func update(_ id: UUID, _ input: ItemInput, principal: Principal) async throws -> PolicyItem {
+        let item = try await editable(id, principal: principal)
+        var errors = FieldErrors()
+        if let code = input.code, code != item.code { errors.add("code", "cannot change (create a new item instead)") }
+        if let audience = input.audience, audience != item.audience { errors.add("audience", "cannot change") }
+        let base = item.status == .published ? (item.pendingRevision ?? item.revision) : item.revision
+        let revision = try await revision(from: input, base: base, audience: item.audience, errors: &errors)
+        if item.status == .draft {
+            try item.apply(revision)
+        } else {
+            item.pendingRevisionJSON = revision == item.revision ? nil : try JSONText.encode(revision)
+        }
+        // Batch matching reads `updated_at` as "the live rules changed"; a pending revision does not change them.
+        if item.status == .published {
+            try await PolicyItem.query(on: db).filter(\.$id == id).set(\.$pendingRevisionJSON, to: item.pendingRevisionJSON).update()
+            return item
+        }
         item.updatedAt = clock.now()
         try await item.save(on: db)
         return item
+    }
+
+    /// Publishes a draft (version 1) or a published item's pending revision (the next version). Every
+    /// version is archived; subscribers of the item's tags get a notice; batch matching picks the change up.
+    public func publish(_ id: UUID, principal: Principal) async throws -> PolicyItem {
+        let item = try await editable(id, principal: principal)
+        let now = clock.now()
+        if item.status == .published {
+            guard let pending = item.pendingRevision else {
+                throw Problem.conflict("The item is already published and has no pending revision.")
+            }
+            try item.apply(pending)
+            item.pendingRevisionJSON = nil
+            item.version += 1
+        }
+        item.status = .published
+        item.updatedAt = now
+        try await db.writeTransaction { tx in
+            try await item.save(on: tx)
+            let version = PolicyItemVersion()
+            version.itemID = try item.requireID()
+            version.version = item.version
+            version.snapshotJSON = try JSONText.encode(item.revision)
+            version.publishedAt = now
+            version.publishedBy = principal.userID
+            try await version.create(on: tx)
+            try await MatchingService.notifySubscribers(of: item, on: tx, now: now)
+        }
+        return item
+    }
+
+    /// Every published version of an item, newest first.
+    public func versions(_ id: UUID, principal: Principal?) async throws -> [PolicyItemVersion] {
+        let item = try await visible(id, principal: principal)
+        return try await PolicyItemVersion.query(on: db).filter(\.$itemID == item.requireID()).sort(\.$version, .descending).all()
     }
 
     /// An item the principal may see: published ones for anyone, drafts for policy staff.

@@ -122,8 +122,9 @@ public struct TagService: Sendable {
         return (rule, try await recompute())
     }
 
-    /// Recomputes the computed tags of every stored profile (in pages of 1,000) from every rule.
-    public func recompute() async throws -> Recomputed {
+    /// Recomputes the computed tags of every stored profile (in pages of 1,000) from every rule, or only of the
+    /// profiles of `creditCodes` (after an import or an edit).
+    public func recompute(creditCodes: [String]? = nil) async throws -> Recomputed {
         let rules = try await PolicyTagRule.query(on: db).sort(\.$code).all()
         var programs: [(String, CELProgram)] = []
         for rule in rules {
@@ -137,6 +138,7 @@ public struct TagService: Sendable {
         while true {
             var query = EnterpriseProfile.query(on: db).sort(\.$id).limit(1000)
             if let lastID { query = query.filter(\.$id > lastID) }
+            if let creditCodes { query = query.filter(\.$creditCode ~~ creditCodes) }
             let page = try await query.all()
             guard let last = page.last else { break }
             lastID = last.id
@@ -162,7 +164,8 @@ public struct TagService: Sendable {
             let pending = updates
             try await db.writeTransaction { tx in
                 for (id, text) in pending {
-                    try await EnterpriseProfile.query(on: tx).filter(\.$id == id).set(\.$computedTagsJSON, to: text).update()
+                    try await EnterpriseProfile.query(on: tx).filter(\.$id == id).set(\.$computedTagsJSON, to: text)
+                        .set(\.$updatedAt, to: now).update()
                 }
             }
         }

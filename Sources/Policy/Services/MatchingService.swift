@@ -1,0 +1,328 @@
+import CEL
+import Fluent
+import Foundation
+import SQLKit
+import TongbanCore
+import Vapor
+
+/// Batch matching (政策匹配): keeps `policy_matches` equal to "every enterprise profile × every active item"
+/// and pushes a notice for each change an enterprise should hear about.
+///
+/// A run is incremental: it evaluates only the items whose live rules changed (or that came into force)
+/// since the last run against every profile, and the profiles that changed since then against every other
+/// item; it then writes only the differences. A full run evaluates everything and still writes only the
+/// differences, so notices never repeat. Items that left force lose their matches silently.
+public struct MatchingService: Sendable {
+    let db: any Database
+    let clock: TongbanClock
+
+    public init(db: any Database, clock: TongbanClock) {
+        self.db = db
+        self.clock = clock
+    }
+
+    /// The persistent job that runs an incremental pass after a publication.
+    public static let job = "policy.matching"
+
+    public enum Mode: String, Codable, Sendable {
+        case incremental, full
+    }
+
+    public struct RunSummary: Content {
+        public var mode: String
+        /// Profiles evaluated (each against the items it needed).
+        public var profiles: Int
+        /// Items evaluated against every profile (new or changed rules).
+        public var items: Int
+        public var evaluations: Int
+        public var newMatches: Int
+        public var changed: Int
+        public var removed: Int
+        public var notices: Int
+        public var seconds: Double
+    }
+
+    struct Active {
+        var item: PolicyItem
+        var id: UUID
+        var compiled: CompiledPolicyItem
+    }
+
+    struct Stored {
+        var id: UUID
+        var version: Int
+        var amount: Double?
+    }
+
+    /// One decided (item, enterprise) pair.
+    struct Outcome {
+        var active: Int
+        var creditCode: String
+        var amount: Double?
+    }
+
+    /// Runs a pass; `creditCodes` limits the changed profiles to those (a profile import or edit) and skips
+    /// the item pass.
+    public func run(mode: Mode, actor: UUID? = nil, creditCodes: [String]? = nil) async throws -> RunSummary {
+        let startedAt = clock.now()
+        let timer = Date()
+        let today = LocalDate(startedAt).description
+        let watermark: Date? = mode == .full || creditCodes != nil
+            ? nil : try await PolicyMatchingRun.query(on: db).sort(\.$startedAt, .descending).first()?.startedAt
+        let published = try await PolicyItem.query(on: db).filter(\.$status == .published).filter(\.$audience == .enterprise)
+            .sort(\.$code).all()
+        var active: [Active] = []
+        for item in published {
+            if let from = item.validFrom, from > today { continue }
+            if let until = item.validUntil, until < today { continue }
+            guard let compiled = PolicyService.compiled(item), let id = item.id else { continue }
+            active.append(Active(item: item, id: id, compiled: compiled))
+        }
+        var summary = RunSummary(
+            mode: creditCodes == nil ? mode.rawValue : "profiles", profiles: 0, items: 0, evaluations: 0, newMatches: 0, changed: 0,
+            removed: 0, notices: 0, seconds: 0)
+
+        // Items no longer in force (or unpublished) keep no matches.
+        if creditCodes == nil {
+            let keep = active.map(\.id)
+            var stale = PolicyStandingMatch.query(on: db)
+            if !keep.isEmpty { stale = stale.filter(\.$itemID !~ keep) }
+            summary.removed += try await stale.count()
+            if summary.removed > 0 {
+                var delete = PolicyStandingMatch.query(on: db)
+                if !keep.isEmpty { delete = delete.filter(\.$itemID !~ keep) }
+                try await delete.delete()
+            }
+        }
+
+        // Pass 1: changed items × every profile.
+        let changedItems: [Int]
+        if creditCodes != nil {
+            changedItems = []
+        } else if let watermark {
+            let watermarkDay = LocalDate(watermark).description
+            changedItems = active.indices.filter { i in
+                let item = active[i].item
+                return item.updatedAt >= watermark || (item.validFrom.map { $0 > watermarkDay } ?? false)
+            }
+        } else {
+            changedItems = Array(active.indices)
+        }
+        if !changedItems.isEmpty {
+            summary.items = changedItems.count
+            var eligible: [[Outcome]] = Array(repeating: [], count: active.count)
+            try await forEachProfile(creditCodes: nil, since: nil) { code, profile in
+                summary.profiles += 1
+                for i in changedItems {
+                    summary.evaluations += 1
+                    if let outcome = Self.decide(active[i], index: i, creditCode: code, profile: profile, now: startedAt) {
+                        eligible[i].append(outcome)
+                    }
+                }
+            }
+            for i in changedItems {
+                let stored = try await storedMatches(itemIDs: [active[i].id], creditCodes: nil)
+                try await apply(eligible[i], stored: stored, decided: [i], active: active, now: startedAt, summary: &summary)
+            }
+        }
+
+        // Pass 2: changed profiles × every other item.
+        let others = active.indices.filter { !changedItems.contains($0) }
+        if !others.isEmpty, creditCodes != nil || watermark != nil {
+            var batch: [Outcome] = []
+            var codes: [String] = []
+            let flush = { (batch: [Outcome], codes: [String], summary: inout RunSummary) async throws in
+                let stored = try await storedMatches(itemIDs: others.map { active[$0].id }, creditCodes: codes)
+                try await apply(batch, stored: stored, decided: others, active: active, now: startedAt, summary: &summary)
+            }
+            try await forEachProfile(creditCodes: creditCodes, since: watermark) { code, profile in
+                summary.profiles += 1
+                codes.append(code)
+                for i in others {
+                    summary.evaluations += 1
+                    if let outcome = Self.decide(active[i], index: i, creditCode: code, profile: profile, now: startedAt) {
+                        batch.append(outcome)
+                    }
+                }
+                if codes.count >= 500 {
+                    try await flush(batch, codes, &summary)
+                    batch = []
+                    codes = []
+                }
+            }
+            if !codes.isEmpty { try await flush(batch, codes, &summary) }
+        }
+
+        summary.seconds = (Date().timeIntervalSince(timer) * 1000).rounded() / 1000
+        let run = PolicyMatchingRun()
+        run.mode = summary.mode
+        run.startedAt = startedAt
+        run.finishedAt = clock.now()
+        run.profiles = summary.profiles
+        run.items = summary.items
+        run.evaluations = summary.evaluations
+        run.newMatches = summary.newMatches
+        run.changed = summary.changed
+        run.removed = summary.removed
+        run.notices = summary.notices
+        run.actor = actor
+        // A profile pass does not cover changed items, so it must not move the watermark.
+        if creditCodes == nil { try await run.create(on: db) }
+        return summary
+    }
+
+    /// The outcome of one item for one profile, when eligible.
+    static func decide(_ active: Active, index: Int, creditCode: String, profile: CELValue, now: Date) -> Outcome? {
+        let d = active.compiled.diagnose(profile, now: now)
+        guard d.eligible else { return nil }
+        var amount: Double?
+        switch d.amount {
+        case .double(let v)? where v.isFinite: amount = (v * 100).rounded() / 100
+        case .int(let v)?: amount = Double(v)
+        default: amount = nil
+        }
+        return Outcome(active: index, creditCode: creditCode, amount: amount)
+    }
+
+    /// Calls `body` with every stored profile (or those of `creditCodes`, or those changed `since`), in pages.
+    func forEachProfile(
+        creditCodes: [String]?, since: Date?, _ body: (String, CELValue) async throws -> Void
+    ) async throws {
+        if let creditCodes {
+            for start in stride(from: 0, to: creditCodes.count, by: 500) {
+                let chunk = Array(creditCodes[start..<min(start + 500, creditCodes.count)])
+                for stored in try await EnterpriseProfile.query(on: db).filter(\.$creditCode ~~ chunk).sort(\.$creditCode).all() {
+                    if let value = try? stored.celValue() { try await body(stored.creditCode, value) }
+                }
+            }
+            return
+        }
+        var lastID: UUID?
+        while true {
+            var query = EnterpriseProfile.query(on: db).sort(\.$id).limit(1000)
+            if let lastID { query = query.filter(\.$id > lastID) }
+            if let since { query = query.filter(\.$updatedAt >= since) }
+            let page = try await query.all()
+            guard let last = page.last else { break }
+            lastID = last.id
+            for stored in page {
+                if let value = try? stored.celValue() { try await body(stored.creditCode, value) }
+            }
+        }
+    }
+
+    /// Stored matches of `itemIDs` (for `creditCodes`, or every enterprise), keyed by item and credit code.
+    func storedMatches(itemIDs: [UUID], creditCodes: [String]?) async throws -> [UUID: [String: Stored]] {
+        var query = PolicyStandingMatch.query(on: db).filter(\.$itemID ~~ itemIDs)
+        if let creditCodes { query = query.filter(\.$creditCode ~~ creditCodes) }
+        var out: [UUID: [String: Stored]] = [:]
+        for row in try await query.all() {
+            guard let id = row.id else { continue }
+            out[row.itemID, default: [:]][row.creditCode] = Stored(id: id, version: row.itemVersion, amount: row.amount)
+        }
+        return out
+    }
+
+    /// Writes the difference between `outcomes` (every eligible pair among the `decided` items and the
+    /// profiles evaluated) and `stored`, with a notice for each new match and each amount a new version changed.
+    func apply(
+        _ outcomes: [Outcome], stored: [UUID: [String: Stored]], decided: [Int], active: [Active], now: Date,
+        summary: inout RunSummary
+    ) async throws {
+        var remaining = stored
+        var inserts: [PolicyStandingMatch] = []
+        var updates: [(UUID, Int, Double?)] = []
+        var notices: [PolicyNotice] = []
+        for outcome in outcomes {
+            let a = active[outcome.active]
+            if let existing = remaining[a.id]?.removeValue(forKey: outcome.creditCode) {
+                let amountChanged = !Self.same(existing.amount, outcome.amount)
+                guard existing.version != a.item.version || amountChanged else { continue }
+                updates.append((existing.id, a.item.version, outcome.amount))
+                summary.changed += 1
+                if amountChanged && existing.version != a.item.version {
+                    notices.append(Self.notice(.amountChanged, a.item, creditCode: outcome.creditCode, amount: outcome.amount, now: now))
+                }
+            } else {
+                let m = PolicyStandingMatch()
+                m.id = UUID()
+                m.itemID = a.id
+                m.creditCode = outcome.creditCode
+                m.itemVersion = a.item.version
+                m.amount = outcome.amount
+                m.matchedAt = now
+                inserts.append(m)
+                notices.append(Self.notice(.newMatch, a.item, creditCode: outcome.creditCode, amount: outcome.amount, now: now))
+            }
+        }
+        // What is left was eligible and no longer is.
+        let decidedIDs = Set(decided.map { active[$0].id })
+        let deletes = remaining.filter { decidedIDs.contains($0.key) }.flatMap { $0.value.values.map(\.id) }
+        summary.newMatches += inserts.count
+        summary.removed += deletes.count
+        summary.notices += notices.count
+        guard !inserts.isEmpty || !updates.isEmpty || !deletes.isEmpty || !notices.isEmpty else { return }
+        let (toInsert, toUpdate, toNotify) = (inserts, updates, notices)
+        try await db.writeTransaction { tx in
+            for start in stride(from: 0, to: deletes.count, by: 500) {
+                try await PolicyStandingMatch.query(on: tx).filter(\.$id ~~ Array(deletes[start..<min(start + 500, deletes.count)])).delete()
+            }
+            for (id, version, amount) in toUpdate {
+                try await PolicyStandingMatch.query(on: tx).filter(\.$id == id).set(\.$itemVersion, to: version)
+                    .set(\.$amount, to: amount).update()
+            }
+            try await Self.insert(toInsert, on: tx)
+            try await Self.insert(toNotify, on: tx)
+        }
+    }
+
+    static func same(_ a: Double?, _ b: Double?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): true
+        case (let x?, let y?): abs(x - y) < 0.005
+        default: false
+        }
+    }
+
+    static func notice(_ kind: PolicyNoticeKind, _ item: PolicyItem, creditCode: String?, userID: UUID? = nil, amount: Double?,
+                       tag: String? = nil, now: Date) -> PolicyNotice
+    {
+        let n = PolicyNotice()
+        n.id = UUID()
+        n.kind = kind
+        n.creditCode = creditCode
+        n.userID = userID
+        n.itemID = item.id ?? UUID()
+        n.itemCode = item.code
+        n.itemVersion = item.version
+        n.titleZh = item.titleZh
+        n.titleEn = item.titleEn
+        n.amount = amount
+        n.tag = tag
+        n.createdAt = now
+        return n
+    }
+
+    /// Multi-row inserts (500 rows per statement).
+    static func insert<M: Model>(_ models: [M], on db: any Database) async throws {
+        for start in stride(from: 0, to: models.count, by: 500) {
+            try await Array(models[start..<min(start + 500, models.count)]).create(on: db)
+        }
+    }
+
+    /// Tells every user who follows one of `item`'s tags that it was published (one notice per user).
+    static func notifySubscribers(of item: PolicyItem, on tx: any Database, now: Date) async throws {
+        let payload: [String: String] = ["item": item.code, "version": String(item.version)]
+        try await JobQueue(db: tx, clock: .fixed(now)).enqueue(
+            kind: job, payload: payload, dedupeKey: "policy-matching:\(item.id?.uuidString ?? item.code):\(item.version)")
+        let tags = item.targetTags
+        guard !tags.isEmpty else { return }
+        var seen = Set<UUID>()
+        var notices: [PolicyNotice] = []
+        for sub in try await PolicySubscription.query(on: tx).filter(\.$tag ~~ tags).sort(\.$tag).all()
+        where seen.insert(sub.userID).inserted {
+            notices.append(notice(.subscribedTag, item, creditCode: nil, userID: sub.userID, amount: nil, tag: sub.tag, now: now))
+        }
+        try await insert(notices, on: tx)
+    }
+}
