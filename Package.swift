@@ -99,7 +99,7 @@ let package = Package(
         ),
         .target(
             name: "Policy",
-            dependencies: ["TongbanCore", "Identity", "CEL", "DataSharing"],
+            dependencies: ["TongbanCore", "Identity", "Web", "CEL", "DataSharing"],
             swiftSettings: swiftSettings
         ),
         .target(

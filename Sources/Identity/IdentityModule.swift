@@ -75,6 +75,8 @@ public struct IdentityModule: TongbanModule {
         "me_my_appointments": ("我的预约", "My appointments"),
         "me_my_licences": ("我的证照", "My licences"),
         "me_my_consents": ("我的数据授权", "My data consents"),
+        "me_policy_checkup": ("政策体检", "Policy check-up"),
+        "me_policy_editor": ("政策规则编辑", "Policy rule editor"),
         "me_notifications_hint": ("办件进度、补正要求和办理结果会发到“我的办件”和短信。", "Progress, correction requests and decisions appear under My applications and by SMS."),
         "me_welcome": ("注册成功，欢迎使用通办。", "Registration complete. Welcome to Tongban."),
         "me_profile": ("个人信息", "Profile"),

@@ -19,6 +19,7 @@ public struct PolicyModule: TongbanModule {
         try app.register(collection: BenefitsController())
         try app.register(collection: TagsController())
         try app.register(collection: MatchingController())
+        try app.register(collection: PolicyPages())
         app.jobs.register(MatchingService.job) { _, app in
             _ = try await MatchingService(db: app.db, clock: app.clock).run(mode: .incremental)
         }

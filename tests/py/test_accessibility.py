@@ -58,6 +58,9 @@ PAGES = [
     ("verify-valid", "/verify?p={licence_payload}", None),
     ("verify-tampered", "/verify?p={licence_payload}x", None),
     ("licence-print", "/licences/{licence_id}/print", "demo-citizen"),
+    ("policy-editor", "/policy/editor", "demo-admin"),
+    ("policy-editor-new", "/policy/editor/new", "demo-admin"),
+    ("policy-checkup", "/policy/checkup", "demo-enterprise"),
     ("consent-scan", "/consents/scan/{consent_request}?c={consent_code}", "demo-citizen"),
     ("my-consents", "/consents/mine", "demo-citizen"),
     ("my-licences", "/me/licences", "demo-citizen"),
@@ -234,6 +237,32 @@ def test_apply_form_errors_are_announced_and_linked(base_url, page, application_
     assert page.locator(f"#{target}").get_attribute("aria-invalid") == "true"
     bad = blocking_violations(page)
     assert not bad, "apply form with errors:\n" + format_violations(bad)
+
+
+def test_policy_editor_errors_and_dry_run_are_accessible(base_url, page):
+    """The rule editor: a syntax error gives a linked error summary on the conditions field; a dry run
+    shows its counts; both pass axe."""
+    page_login(page, base_url, "demo-admin")
+    goto_ok(page, base_url + "/policy/editor/new")
+    page.fill("#f-code", "A11Y-TEST")
+    page.fill("#f-title", "无障碍测试补贴")
+    page.fill("#f-conditions", "员工不少于 10 人 | profile.employees >=")
+    page.locator("button[value='check']").click()
+    page.wait_for_load_state()
+    summary = page.locator("#error-summary")
+    assert summary.count() == 1, "no error summary for a rule with a syntax error"
+    target = (summary.locator("a").first.get_attribute("href") or "").lstrip("#")
+    assert target == "f-conditions"
+    assert page.locator("#f-conditions").get_attribute("aria-invalid") == "true"
+    bad = blocking_violations(page)
+    assert not bad, "policy editor with errors:\n" + format_violations(bad)
+    page.fill("#f-conditions", "员工不少于 10 人 | profile.employees >= 10")
+    page.locator("button[value='check']").click()
+    page.wait_for_load_state()
+    eligible = page.locator("#dry-eligible")
+    assert eligible.count() == 1 and int(eligible.inner_text()) > 0, "no dry-run counts"
+    bad = blocking_violations(page)
+    assert not bad, "policy editor dry run:\n" + format_violations(bad)
 
 
 def test_staff_decision_is_keyboard_operable(base_url, page, application_pages):
