@@ -291,6 +291,12 @@ public struct PolicyDemo: Sendable {
             "creditRating": "A", "tags": ["food", "export"], "newHires": .int(6),
         ]
         out.append(profile(demo))
+        for n in 0..<syntheticProfiles { out.append(synthetic(n)) }
+        return out
+    }
+
+    /// The `n`-th deterministic synthetic enterprise profile (demo data and `tongban bench policy-matching`).
+    public static func synthetic(_ n: Int) -> EnterpriseProfile {
         let sections = ["C", "C", "C", "F", "G", "I", "I", "K", "L", "M", "M", "E"]
         let codes = ["C13", "C14", "C39", "F51", "G52", "I64", "I65", "K66", "L70", "M73", "M75", "E48"]
         let regions = ["350203", "350206", "350211", "430102", "430102", "370102"]
@@ -298,34 +304,31 @@ public struct PolicyDemo: Sendable {
         let qualifications = ["high_tech", "specialised_sme", "high_tech_candidate"]
         let prefixes = ["厦门", "鹭岛", "芙蓉", "湘江", "泉城", "海西"]
         let suffixes = ["科技有限公司", "制造有限公司", "信息技术有限公司", "商贸有限公司", "服务有限公司"]
-        for n in 0..<syntheticProfiles {
-            var rng = SplitMix(state: UInt64(n + 1) &* 0x2545_F491_4F6C_DD1D)
-            let region = regions[rng.int(regions.count)]
-            let body = "91" + region + "MA" + String(format: "%07d", n + 1)
-            let creditCode = body + String(CreditCode.checkCharacter(for: body) ?? "0")
-            let sector = rng.int(sections.count)
-            let employees = Int64(1 + rng.int(500))
-            let revenue = (rng.double(0.2, 60) * 1_000_000).rounded()
-            var quals: [CELValue] = []
-            for q in qualifications where rng.int(4) == 0 { quals.append(.string(q)) }
-            var tags: [CELValue] = []
-            if rng.int(3) == 0 { tags.append("office_building") }
-            var fields: [String: CELValue] = [
-                "creditCode": .string(creditCode),
-                "name": .string(prefixes[n % prefixes.count] + String(format: "%03d", n + 1) + suffixes[rng.int(suffixes.count)]),
-                "industry": .string(sections[sector]), "industryCode": .string(codes[sector]), "region": .string(region),
-                "registeredAt": .string(String(format: "%04d-%02d-15T00:00:00Z", 2000 + rng.int(26), 1 + rng.int(12))),
-                "registeredCapital": .double(Double(1 + rng.int(100)) * 500_000), "employees": .int(employees),
-                "revenue": .double(revenue), "taxPaid": .double((revenue * rng.double(0, 0.06)).rounded()),
-                "rdSpend": .double((revenue * rng.double(0, 0.1)).rounded()), "qualifications": .list(quals),
-                "creditRating": .string(ratings[rng.int(ratings.count)]), "tags": .list(tags),
-                "newHires": .int(Int64(rng.int(30))),
-            ]
-            // Most profiles have a layoff rate; some lack it (data not yet shared by the insurance office).
-            if rng.int(5) != 0 { fields["layoffRate"] = .double((rng.double(0, 0.12) * 1000).rounded() / 1000) }
-            out.append(profile(fields))
-        }
-        return out
+        var rng = SplitMix(state: UInt64(n + 1) &* 0x2545_F491_4F6C_DD1D)
+        let region = regions[rng.int(regions.count)]
+        let body = "91" + region + "MA" + String(format: "%07d", n + 1)
+        let creditCode = body + String(CreditCode.checkCharacter(for: body) ?? "0")
+        let sector = rng.int(sections.count)
+        let employees = Int64(1 + rng.int(500))
+        let revenue = (rng.double(0.2, 60) * 1_000_000).rounded()
+        var quals: [CELValue] = []
+        for q in qualifications where rng.int(4) == 0 { quals.append(.string(q)) }
+        var tags: [CELValue] = []
+        if rng.int(3) == 0 { tags.append("office_building") }
+        var fields: [String: CELValue] = [
+            "creditCode": .string(creditCode),
+            "name": .string(prefixes[n % prefixes.count] + String(format: "%03d", n + 1) + suffixes[rng.int(suffixes.count)]),
+            "industry": .string(sections[sector]), "industryCode": .string(codes[sector]), "region": .string(region),
+            "registeredAt": .string(String(format: "%04d-%02d-15T00:00:00Z", 2000 + rng.int(26), 1 + rng.int(12))),
+            "registeredCapital": .double(Double(1 + rng.int(100)) * 500_000), "employees": .int(employees),
+            "revenue": .double(revenue), "taxPaid": .double((revenue * rng.double(0, 0.06)).rounded()),
+            "rdSpend": .double((revenue * rng.double(0, 0.1)).rounded()), "qualifications": .list(quals),
+            "creditRating": .string(ratings[rng.int(ratings.count)]), "tags": .list(tags),
+            "newHires": .int(Int64(rng.int(30))),
+        ]
+        // Most profiles have a layoff rate; some lack it (data not yet shared by the insurance office).
+        if rng.int(5) != 0 { fields["layoffRate"] = .double((rng.double(0, 0.12) * 1000).rounded() / 1000) }
+        return profile(fields)
     }
 
     static func profile(_ fields: [String: CELValue]) -> EnterpriseProfile {

@@ -10,7 +10,7 @@ import Vapor
 /// `tongban bench …`: measurements that print progress and one summary line.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks (progress on stderr, one summary line at the end).", subcommands: [BenchLicences.self, AuditBench.self, PolicyBenchCommand.self, Reflow.self, Bench.CodesBench.self, Bench.CasesBenchCommand.self])
+        abstract: "Benchmarks (progress on stderr, one summary line at the end).", subcommands: [BenchLicences.self, AuditBench.self, PolicyBenchCommand.self, PolicyMatchingBench.self, Reflow.self, Bench.CodesBench.self, Bench.CasesBenchCommand.self])
 }
 
 /// `tongban bench licences`: bulk signing and storing, offline verification against raw Ed25519, and QR

@@ -23,9 +23,11 @@ struct PolicyCommand: ParsableCommand {
         @Option(name: .long, help: "JSON Lines file of profiles, each with an \"id\".") var profiles: String
         @Option(name: .long, help: "Output file (default: standard output).") var out: String?
         @Option(name: .long, help: "Worker threads (default: one per core).") var threads: Int?
+        @Option(name: .long, help: "Single diagnoses (one profile against every item) to time for p50/p99; 0 skips.") var diagnoses = 2000
 
         func validate() throws {
             if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1–256") }
+            guard (0...1_000_000).contains(diagnoses) else { throw ValidationError("--diagnoses must be 0–1000000") }
         }
 
         func run() throws {
@@ -72,11 +74,13 @@ extension Bench {
         @Option(name: .long, help: "Synthetic enterprise profiles.") var enterprises = 414_700
         @Option(name: .long, help: "Synthetic policy items (ten rule shapes with varying thresholds).") var items = 400
         @Option(name: .long, help: "Worker threads (default: one per core).") var threads: Int?
+        @Option(name: .long, help: "Single diagnoses (one profile against every item) to time for p50/p99; 0 skips.") var diagnoses = 2000
 
         func validate() throws {
             guard (1...100_000_000).contains(enterprises) else { throw ValidationError("--enterprises must be 1–100000000") }
             guard (1...100_000).contains(items) else { throw ValidationError("--items must be 1–100000") }
             if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1–256") }
+            guard (0...1_000_000).contains(diagnoses) else { throw ValidationError("--diagnoses must be 0–1000000") }
         }
 
         func run() throws {
@@ -92,6 +96,13 @@ extension Bench {
                 throw CommandFailure(description: error.description)
             }
             print(result.line)
+            if diagnoses > 0 {
+                do {
+                    print(try PolicyBench.diagnosis(items: items, samples: diagnoses).line)
+                } catch {
+                    throw CommandFailure(description: error.description)
+                }
+            }
         }
     }
 }

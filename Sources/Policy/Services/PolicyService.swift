@@ -66,6 +66,28 @@ public struct PolicyService: Sendable {
         public var audience: PolicyAudience?
         /// Tag codes the item is for.
         public var tags: [String]?
+
+        public init() {}
+
+        init(code: String?, title: String?, titleEn: String?, issuer: String?, issuerEn: String?, documentId: UUID?, departmentId: UUID?,
+             conditions: [PolicyCondition]?, amountExpression: String?, validFrom: String?, validUntil: String?, mode: PolicyMode?,
+             audience: PolicyAudience?, tags: [String]?)
+        {
+            self.code = code
+            self.title = title
+            self.titleEn = titleEn
+            self.issuer = issuer
+            self.issuerEn = issuerEn
+            self.documentId = documentId
+            self.departmentId = departmentId
+            self.conditions = conditions
+            self.amountExpression = amountExpression
+            self.validFrom = validFrom
+            self.validUntil = validUntil
+            self.mode = mode
+            self.audience = audience
+            self.tags = tags
+        }
     }
 
     /// Whether the principal may edit policy items of `department` (system admins: all; department

@@ -184,6 +184,20 @@ public struct ProfileImporter: Sendable {
         return f.date(from: s) != nil ? s : nil
     }
 
+    /// Imports CSV text (header row of field names).
+    public func importCSV(_ text: String, principal: Principal) async throws -> Summary {
+        var errors = FieldErrors()
+        let rows = Self.rows(csv: text, errors: &errors)
+        return try await importRows(rows, parseErrors: errors, principal: principal)
+    }
+
+    /// Imports a JSON array of profile objects.
+    public func importJSON(_ data: Data, principal: Principal) async throws -> Summary {
+        var errors = FieldErrors()
+        let rows = Self.rows(json: data, errors: &errors)
+        return try await importRows(rows, parseErrors: errors, principal: principal)
+    }
+
     /// Validates and stores `rows`, then recomputes tags and matches the profiles it touched.
     func importRows(_ parsed: [Row], parseErrors: FieldErrors, principal: Principal) async throws -> Summary {
         guard PolicyService.isPolicyStaff(principal) else { throw Problem.forbidden }
