@@ -194,6 +194,22 @@ struct MatchingTests {
             #expect(first["evaluations"]?.doubleValue == profiles * items)
             #expect(first["newMatches"]?.doubleValue ?? 0 > 0)
             #expect(first["notices"] == first["newMatches"])
+            // The stored matches (columnar evaluation over pages of profiles) agree with a profile-by-profile
+            // dry run of every item.
+            let (_, published, _, _) = try await app.policyCall(.GET, "/api/v1/policy/items?limit=100")
+            var summed = 0.0
+            for item in published["items"]?.items ?? [] where item["audience"]?.stringValue == "enterprise" {
+                guard let itemID = item["id"]?.stringValue else { continue }
+                if let until = item["validUntil"]?.stringValue, until < LocalDate(Date()).description { continue }
+                if let from = item["validFrom"]?.stringValue, from > LocalDate(Date()).description { continue }
+                let (_, stored, _, _) = try await app.policyCall(.GET, "/api/v1/policy/items/\(itemID)/matches", token: admin)
+                let (_, dry, _, _) = try await app.policyCall(.POST, "/api/v1/policy/items/\(itemID)/dry-run", token: admin)
+                #expect(stored["total"] == dry["eligible"], "\(item["code"]?.stringValue ?? "")")
+                #expect(abs((stored["totalAmount"]?.doubleValue ?? -1) - (dry["totalAmount"]?.doubleValue ?? -2)) <= max(1, 0.006 * (dry["eligible"]?.doubleValue ?? 0)),
+                        "\(item["code"]?.stringValue ?? "")")
+                summed += stored["total"]?.doubleValue ?? 0
+            }
+            #expect(summed == first["newMatches"]?.doubleValue)
             // Nothing changed: nothing evaluated, nothing written.
             let (_, idle, _, _) = try await app.policyCall(.POST, "/api/v1/policy/matching/run", token: admin, json: "{}")
             #expect(idle["evaluations"] == 0)
@@ -287,6 +303,34 @@ struct MatchingTests {
             #expect(others["items"]?.items.isEmpty == true)
             let (_, cleared, _, _) = try await app.policyCall(.PUT, "/api/v1/policy/subscriptions", token: citizen, json: #"{"tags":[]}"#)
             #expect(cleared["tags"] == [])
+        }
+    }
+
+    @Test func sync_fillsProfilesFromSharedData_thenTagsFollow() async throws {
+        try await withTestApp(demo: true) { app in
+            let admin = try await app.login("demo-admin")
+            let code = PolicyDemo.demoEnterpriseCode
+            #expect(try await app.policyCall(
+                .POST, "/api/v1/policy/profiles/sync", token: admin, json: #"{"creditCodes":["not-a-code"]}"#).0 == .unprocessableEntity)
+            #expect(try await app.policyCall(.POST, "/api/v1/policy/profiles/sync", token: try await app.login("demo-citizen")).0 == .forbidden)
+            let (status, summary, _, text) = try await app.policyCall(
+                .POST, "/api/v1/policy/profiles/sync", token: admin, json: #"{"creditCodes":["\#(code)"]}"#)
+            #expect(status == .ok, "\(text)")
+            #expect(summary["enterprises"] == 1)
+            let sources = Dictionary(uniqueKeysWithValues: (summary["sources"]?.items ?? []).compactMap { s in
+                s["resource"]?.stringValue.map { ($0, s["rows"]?.doubleValue ?? 0) }
+            })
+            #expect(sources["enterprise-registration"] == 1)
+            #expect(sources["enterprise-annual-report"] == 1)
+            #expect(summary["imported"]?["updated"] == 1)
+            // The demo annual report lists 2,000+ employees: the scale tags follow the shared data.
+            let (_, tags, _, _) = try await app.policyCall(.GET, "/api/v1/policy/profiles/\(code)/tags", token: admin)
+            let codes = Set(tags["tags"]?.items.compactMap { $0["code"]?.stringValue } ?? [])
+            #expect(codes.contains("scale_large"))
+            #expect(!codes.contains("scale_small"))
+            // Syncing again changes nothing.
+            let (_, again, _, _) = try await app.policyCall(.POST, "/api/v1/policy/profiles/sync", token: admin, json: #"{"creditCodes":["\#(code)"]}"#)
+            #expect(again["imported"]?["unchanged"] == 1)
         }
     }
 }

@@ -18,6 +18,7 @@ struct MatchingController: RouteCollection {
         policy.put("subscriptions", use: subscribe)
         policy.on(.POST, "profiles", "import", body: .collect(maxSize: "20mb"), use: importProfiles)
         policy.on(.PUT, "profiles", ":uscc", body: .collect(maxSize: "256kb"), use: putProfile)
+        policy.on(.POST, "profiles", "sync", body: .collect(maxSize: "1mb"), use: sync)
     }
 
     struct RunInput: Content {
@@ -218,6 +219,23 @@ struct MatchingController: RouteCollection {
         try await req.application.audit?.record(
             kind: "policy.profiles.imported", actor: principal.userID, subject: "policy-profiles",
             details: ["rows": String(summary.rows), "created": String(summary.created), "updated": String(summary.updated)])
+        return summary
+    }
+
+    struct SyncInput: Content {
+        var creditCodes: [String]?
+    }
+
+    /// POST /api/v1/policy/profiles/sync `{"creditCodes"?}` — policy staff; fills profiles from shared data.
+    @Sendable func sync(req: Request) async throws -> ProfileSync.Summary {
+        let principal = try req.requirePrincipal()
+        guard PolicyService.isPolicyStaff(principal) else { throw Problem.forbidden }
+        let input = (req.body.data?.readableBytes ?? 0) > 0 ? try req.content.decode(SyncInput.self) : SyncInput()
+        let summary = try await ProfileSync(db: req.db, clock: req.application.clock).sync(creditCodes: input.creditCodes, principal: principal)
+        try await req.application.audit?.record(
+            kind: "policy.profiles.synced", actor: principal.userID, subject: "policy-profiles",
+            details: Dictionary(uniqueKeysWithValues: summary.sources.map { ($0.resource, String($0.rows)) })
+                .merging(["enterprises": String(summary.enterprises)]) { a, _ in a })
         return summary
     }
 

@@ -91,6 +91,14 @@ extension PolicyModule {
             tag: "policy", requiresAuth: true, request: Schema.array(Schema.object([:])), response: importSummary,
             problems: [400, 401, 403, 422]))
         docs.add(APIOperation(
+            .POST, "/api/v1/policy/profiles/sync",
+            summary: "Fill enterprise profiles from shared data (registration, annual reports, tax credit, tax paid, high-tech qualification)",
+            tag: "policy", requiresAuth: true, request: Schema.object(["creditCodes": Schema.array(Schema.string)]),
+            response: Schema.object([
+                "enterprises": Schema.integer, "imported": importSummary,
+                "sources": Schema.array(Schema.object(["resource": Schema.string, "resourceName": Schema.string, "rows": Schema.integer])),
+            ]), problems: [400, 401, 403, 422]))
+        docs.add(APIOperation(
             .PUT, "/api/v1/policy/profiles/{uscc}", summary: "Create or update one enterprise profile (fields sent replace stored ones)",
             tag: "policy", requiresAuth: true, request: Schema.object([:]), response: importSummary, problems: [400, 401, 403, 422]))
     }

@@ -111,12 +111,40 @@ public struct MatchingService: Sendable {
         if !changedItems.isEmpty {
             summary.items = changedItems.count
             var eligible: [[Outcome]] = Array(repeating: [], count: active.count)
-            try await forEachProfile(creditCodes: nil, since: nil) { code, profile in
-                summary.profiles += 1
+            // Conditions the batch evaluator supports run over columns of a whole page of profiles at once;
+            // the others (and items with any such condition) run profile by profile. Both give the same answers.
+            var batchable: [Int: [CELBatchEvaluator]] = [:]
+            var fields = Set<CELBatchField>()
+            for i in changedItems {
+                let evaluators = active[i].compiled.conditions.compactMap { try? CELBatchEvaluator($0.program) }
+                guard evaluators.count == active[i].compiled.conditions.count else { continue }
+                batchable[i] = evaluators
+                for e in evaluators { fields.formUnion(e.requiredFields) }
+            }
+            let fieldList = Array(fields)
+            let nowValue = CELTimestamp(seconds: Int64(startedAt.timeIntervalSince1970.rounded(.down))).map { CELValue.timestamp($0) }
+            try await forEachPage(size: 4096) { codes, rows in
+                summary.profiles += rows.count
+                let table = batchable.isEmpty ? nil : CELColumnTable(rows: rows, fields: fieldList)
                 for i in changedItems {
-                    summary.evaluations += 1
-                    if let outcome = Self.decide(active[i], index: i, creditCode: code, profile: profile, now: startedAt) {
-                        eligible[i].append(outcome)
+                    summary.evaluations += rows.count
+                    if let evaluators = batchable[i], let table {
+                        var mask = [Bool](repeating: true, count: rows.count)
+                        for e in evaluators {
+                            var next = [Bool](repeating: false, count: rows.count)
+                            for k in e.evaluate(table).trueRows() where mask[k] { next[k] = true }
+                            mask = next
+                        }
+                        for k in 0..<rows.count where mask[k] {
+                            eligible[i].append(Outcome(
+                                active: i, creditCode: codes[k], amount: Self.amount(active[i].compiled, profile: rows[k], now: nowValue)))
+                        }
+                    } else {
+                        for k in 0..<rows.count {
+                            if let outcome = Self.decide(active[i], index: i, creditCode: codes[k], profile: rows[k], now: startedAt) {
+                                eligible[i].append(outcome)
+                            }
+                        }
                     }
                 }
             }
@@ -182,6 +210,40 @@ public struct MatchingService: Sendable {
         default: amount = nil
         }
         return Outcome(active: index, creditCode: creditCode, amount: amount)
+    }
+
+    /// The amount of an eligible profile (as ``CompiledPolicyItem/diagnose(_:now:)`` computes it), rounded to fen.
+    static func amount(_ compiled: CompiledPolicyItem, profile: CELValue, now: CELValue?) -> Double? {
+        guard let program = compiled.amount else { return nil }
+        var activation: [String: CELValue] = ["profile": profile]
+        if let now { activation["now"] = now }
+        switch program.evaluate(activation) {
+        case .double(let v) where v.isFinite: return (v * 100).rounded() / 100
+        case .int(let v): return Double(v)
+        default: return nil
+        }
+    }
+
+    /// Calls `body` with pages of every stored profile: credit codes and profile values.
+    func forEachPage(size: Int, _ body: ([String], [CELValue]) async throws -> Void) async throws {
+        var lastID: UUID?
+        while true {
+            var query = EnterpriseProfile.query(on: db).sort(\.$id).limit(size)
+            if let lastID { query = query.filter(\.$id > lastID) }
+            let page = try await query.all()
+            guard let last = page.last else { break }
+            lastID = last.id
+            var codes: [String] = []
+            var rows: [CELValue] = []
+            codes.reserveCapacity(page.count)
+            rows.reserveCapacity(page.count)
+            for stored in page {
+                guard let value = try? stored.celValue() else { continue }
+                codes.append(stored.creditCode)
+                rows.append(value)
+            }
+            try await body(codes, rows)
+        }
     }
 
     /// Calls `body` with every stored profile (or those of `creditCodes`, or those changed `since`), in pages.

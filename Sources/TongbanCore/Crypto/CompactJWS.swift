@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Strict base64url without padding (RFC 7515 §2): only the URL-safe alphabet, no `=`, and canonical
 /// (the unused low bits of the last character are zero), so one byte string has exactly one encoding
@@ -19,7 +20,10 @@ public enum Base64URL {
         var i = 0
         while i + 3 <= bytes.count {
             let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            out.append(alphabet[Int(n >> 18)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            out.append(alphabet[Int(n >> 6 & 63)])
+            out.append(alphabet[Int(n & 63)])
             i += 3
         }
         switch bytes.count - i {
@@ -52,7 +56,9 @@ public enum Base64URL {
             let a = values[Int(bytes[i])], b = values[Int(bytes[i + 1])], c = values[Int(bytes[i + 2])], d = values[Int(bytes[i + 3])]
             guard a | b | c | d < 64 else { return nil }
             let n = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
-            out += [UInt8(n >> 16), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
+            out.append(UInt8(n >> 16))
+            out.append(UInt8(n >> 8 & 0xFF))
+            out.append(UInt8(n & 0xFF))
             i += 4
         }
         switch count - i {
@@ -216,8 +222,23 @@ public enum CompactJWS {
         return signingInput + "." + Base64URL.encode(signature)
     }
 
+    /// Decoded headers by their base64url text: every token of one key and type carries the same header, so
+    /// verifiers decode it once. Bounded (cleared when full), so odd headers cannot grow it.
+    static let headerCache = NIOLockedValueBox<[Substring: Header]>([:])
+    static let headerCacheLimit = 256
+
+    static func header(_ encoded: Substring) -> Header? {
+        if let hit = headerCache.withLockedValue({ $0[encoded] }) { return hit }
+        guard let data = Base64URL.decode(encoded), let header = try? decoder.decode(Header.self, from: data) else { return nil }
+        headerCache.withLockedValue { cache in
+            if cache.count >= headerCacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[Substring(String(encoded))] = header
+        }
+        return header
+    }
+
     /// The header members read; any other value type for them makes the token malformed.
-    struct Header: Decodable {
+    struct Header: Decodable, Sendable {
         var alg: String?
         var kid: String?
         var typ: String?
@@ -232,19 +253,16 @@ public enum CompactJWS {
 
     /// The header's key id, read without verifying (to find the key).
     public static func keyID(of token: String) -> String? {
-        guard let first = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first,
-            let data = Base64URL.decode(first)
-        else { return nil }
-        return (try? Self.decoder.decode(Header.self, from: data))?.kid
+        guard let first = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first else { return nil }
+        return header(first)?.kid
     }
 
     /// Verifies `token` against the keys `lookup` finds by kid; the payload bytes when valid.
     public static func verify(_ token: String, lookup: (String) -> VerificationKey?) throws(Failure) -> Verified {
         guard token.utf8.count <= maximumLength else { throw .oversized }
         let parts = token.utf8.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count == 3, let headerData = Base64URL.decode(Substring(parts[0])), let payload = Base64URL.decode(Substring(parts[1])),
-            let signature = Base64URL.decode(Substring(parts[2])),
-            let header = try? Self.decoder.decode(Header.self, from: headerData)
+        guard parts.count == 3, let header = Self.header(Substring(parts[0])), let payload = Base64URL.decode(Substring(parts[1])),
+            let signature = Base64URL.decode(Substring(parts[2]))
         else { throw .malformed }
         guard let algName = header.alg, let alg = JWSAlgorithm(rawValue: algName) else {
             throw .unsupportedAlgorithm
