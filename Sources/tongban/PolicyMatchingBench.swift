@@ -17,6 +17,7 @@ extension Bench {
 
         @ArgumentParser.Option(name: .long, help: "Stored enterprise profiles (the demo's 301 plus synthetic ones).") var enterprises = 20_000
         @ArgumentParser.Option(name: .long, help: "Profiles to change for the incremental run.") var changed = 200
+        @ArgumentParser.Flag(name: .long, inversion: .prefixedNo, help: "Write a notice per new match in the full run.") var notify = true
         @ArgumentParser.Option(name: .long, help: "Database URL (default: a new SQLite file in a temporary directory).") var database: String?
 
         func validate() throws {
@@ -58,7 +59,7 @@ extension Bench {
             }
             let insertSeconds = Date().timeIntervalSince(insertStart)
             let matching = MatchingService(db: app.db, clock: app.clock)
-            let full = try await matching.run(mode: .full)
+            let full = try await matching.run(mode: .full, notify: notify)
             Self.progress(String(format: "full run: %d profiles × %d items, %d matches in %.2f s", full.profiles, full.items, full.newMatches, full.seconds))
             let idle = try await matching.run(mode: .incremental)
 

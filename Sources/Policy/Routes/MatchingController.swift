@@ -23,17 +23,19 @@ struct MatchingController: RouteCollection {
 
     struct RunInput: Content {
         var mode: String?
+        /// false: store matches without notices (a first full run).
+        var notify: Bool?
     }
 
     /// POST /api/v1/policy/matching/run `{"mode":"incremental"|"full"}` — policy staff.
     @Sendable func run(req: Request) async throws -> MatchingService.RunSummary {
         let principal = try req.requirePrincipal()
         guard PolicyService.isPolicyStaff(principal) else { throw Problem.forbidden }
-        let raw = (req.body.data?.readableBytes ?? 0) > 0 ? try req.content.decode(RunInput.self).mode : nil
-        guard let mode = MatchingService.Mode(rawValue: raw ?? "incremental") else {
+        let input = (req.body.data?.readableBytes ?? 0) > 0 ? try req.content.decode(RunInput.self) : RunInput()
+        guard let mode = MatchingService.Mode(rawValue: input.mode ?? "incremental") else {
             throw Problem.validation([FieldError(field: "mode", message: "must be incremental or full")])
         }
-        let summary = try await MatchingService(db: req.db, clock: req.application.clock).run(mode: mode, actor: principal.userID)
+        let summary = try await MatchingService(db: req.db, clock: req.application.clock).run(mode: mode, actor: principal.userID, notify: input.notify ?? true)
         try await req.application.audit?.record(
             kind: "policy.matching.run", actor: principal.userID, subject: "policy-matching:\(mode.rawValue)",
             details: ["evaluations": String(summary.evaluations), "newMatches": String(summary.newMatches),

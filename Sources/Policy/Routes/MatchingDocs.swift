@@ -57,7 +57,7 @@ extension PolicyModule {
         docs.add(APIOperation(
             .POST, "/api/v1/policy/matching/run",
             summary: "Batch matching: incremental (changed items and profiles since the last run) or full; writes differences, pushes notices",
-            tag: "policy", requiresAuth: true, request: Schema.object(["mode": Schema.string]), response: runSummary,
+            tag: "policy", requiresAuth: true, request: Schema.object(["mode": Schema.string, "notify": Schema.boolean]), response: runSummary,
             problems: [400, 401, 403, 422]))
         docs.add(APIOperation(
             .GET, "/api/v1/policy/matching/runs", summary: "The last 20 matching runs (policy staff)", tag: "policy", requiresAuth: true,

@@ -63,7 +63,8 @@ public struct MatchingService: Sendable {
 
     /// Runs a pass; `creditCodes` limits the changed profiles to those (a profile import or edit) and skips
     /// the item pass.
-    public func run(mode: Mode, actor: UUID? = nil, creditCodes: [String]? = nil) async throws -> RunSummary {
+    /// With `notify: false` matches are stored without notices (e.g. the first full run when a city starts).
+    public func run(mode: Mode, actor: UUID? = nil, creditCodes: [String]? = nil, notify: Bool = true) async throws -> RunSummary {
         let startedAt = clock.now()
         let timer = Date()
         let today = LocalDate(startedAt).description
@@ -150,7 +151,7 @@ public struct MatchingService: Sendable {
             }
             for i in changedItems {
                 let stored = try await storedMatches(itemIDs: [active[i].id], creditCodes: nil)
-                try await apply(eligible[i], stored: stored, decided: [i], active: active, now: startedAt, summary: &summary)
+                try await apply(eligible[i], stored: stored, decided: [i], active: active, now: startedAt, notify: notify, summary: &summary)
             }
         }
 
@@ -161,7 +162,7 @@ public struct MatchingService: Sendable {
             var codes: [String] = []
             let flush = { (batch: [Outcome], codes: [String], summary: inout RunSummary) async throws in
                 let stored = try await storedMatches(itemIDs: others.map { active[$0].id }, creditCodes: codes)
-                try await apply(batch, stored: stored, decided: others, active: active, now: startedAt, summary: &summary)
+                try await apply(batch, stored: stored, decided: others, active: active, now: startedAt, notify: notify, summary: &summary)
             }
             try await forEachProfile(creditCodes: creditCodes, since: watermark) { code, profile in
                 summary.profiles += 1
@@ -224,22 +225,28 @@ public struct MatchingService: Sendable {
         }
     }
 
-    /// Calls `body` with pages of every stored profile: credit codes and profile values.
+    /// Calls `body` with pages of every stored profile: credit codes and profile values (plain SQL, keyset paging).
     func forEachPage(size: Int, _ body: ([String], [CELValue]) async throws -> Void) async throws {
-        var lastID: UUID?
+        guard let sql = db as? any SQLDatabase else { throw Problem(.internalServerError, detail: "matching needs SQL") }
+        var last: String?
         while true {
-            var query = EnterpriseProfile.query(on: db).sort(\.$id).limit(size)
-            if let lastID { query = query.filter(\.$id > lastID) }
-            let page = try await query.all()
-            guard let last = page.last else { break }
-            lastID = last.id
+            var query = SQLQueryString(#"SELECT "credit_code", "attributes", "computed_tags" FROM "policy_profiles""#)
+            if let last { query.appendLiteral(#" WHERE "credit_code" > "#); query.appendInterpolation(bind: last) }
+            query.appendLiteral(#" ORDER BY "credit_code" LIMIT \#(size)"#)
+            let page = try await sql.raw(query).all()
+            guard !page.isEmpty else { break }
             var codes: [String] = []
             var rows: [CELValue] = []
             codes.reserveCapacity(page.count)
             rows.reserveCapacity(page.count)
-            for stored in page {
-                guard let value = try? stored.celValue() else { continue }
-                codes.append(stored.creditCode)
+            for row in page {
+                let code = try row.decode(column: "credit_code", as: String.self)
+                last = code
+                guard let value = try? EnterpriseProfile.celValue(
+                    attributes: try row.decode(column: "attributes", as: String.self),
+                    computedTags: try row.decode(column: "computed_tags", as: String?.self))
+                else { continue }
+                codes.append(code)
                 rows.append(value)
             }
             try await body(codes, rows)
@@ -273,14 +280,32 @@ public struct MatchingService: Sendable {
         }
     }
 
-    /// Stored matches of `itemIDs` (for `creditCodes`, or every enterprise), keyed by item and credit code.
+    /// Stored matches of `itemIDs` (for `creditCodes`, or every enterprise), keyed by item and credit code (plain
+    /// SQL: a full run reads every stored match, and model decoding was most of its time).
     func storedMatches(itemIDs: [UUID], creditCodes: [String]?) async throws -> [UUID: [String: Stored]] {
-        var query = PolicyStandingMatch.query(on: db).filter(\.$itemID ~~ itemIDs)
-        if let creditCodes { query = query.filter(\.$creditCode ~~ creditCodes) }
+        guard let sql = db as? any SQLDatabase else { throw Problem(.internalServerError, detail: "matching needs SQL") }
         var out: [UUID: [String: Stored]] = [:]
-        for row in try await query.all() {
-            guard let id = row.id else { continue }
-            out[row.itemID, default: [:]][row.creditCode] = Stored(id: id, version: row.itemVersion, amount: row.amount)
+        guard !itemIDs.isEmpty else { return out }
+        var query = SQLQueryString(#"SELECT "id", "item_id", "credit_code", "item_version", "amount" FROM "policy_matches" WHERE "item_id" IN ("#)
+        for (i, id) in itemIDs.enumerated() {
+            if i > 0 { query.appendLiteral(", ") }
+            query.appendInterpolation(bind: id)
+        }
+        query.appendLiteral(")")
+        if let creditCodes {
+            guard !creditCodes.isEmpty else { return out }
+            query.appendLiteral(#" AND "credit_code" IN ("#)
+            for (i, code) in creditCodes.enumerated() {
+                if i > 0 { query.appendLiteral(", ") }
+                query.appendInterpolation(bind: code)
+            }
+            query.appendLiteral(")")
+        }
+        for row in try await sql.raw(query).all() {
+            let item = try row.decode(column: "item_id", as: UUID.self)
+            out[item, default: [:]][try row.decode(column: "credit_code", as: String.self)] = Stored(
+                id: try row.decode(column: "id", as: UUID.self), version: try row.decode(column: "item_version", as: Int.self),
+                amount: try row.decode(column: "amount", as: Double?.self))
         }
         return out
     }
@@ -288,19 +313,24 @@ public struct MatchingService: Sendable {
     /// Writes the difference between `outcomes` (every eligible pair among the `decided` items and the
     /// profiles evaluated) and `stored`, with a notice for each new match and each amount a new version changed.
     func apply(
-        _ outcomes: [Outcome], stored: [UUID: [String: Stored]], decided: [Int], active: [Active], now: Date,
+        _ outcomes: [Outcome], stored: [UUID: [String: Stored]], decided: [Int], active: [Active], now: Date, notify: Bool,
         summary: inout RunSummary
     ) async throws {
         var remaining = stored
         var inserts: [PolicyStandingMatch] = []
         var updates: [(UUID, Int, Double?)] = []
+        var versionOnly: [Int: [UUID]] = [:]
         var notices: [PolicyNotice] = []
         for outcome in outcomes {
             let a = active[outcome.active]
             if let existing = remaining[a.id]?.removeValue(forKey: outcome.creditCode) {
                 let amountChanged = !Self.same(existing.amount, outcome.amount)
                 guard existing.version != a.item.version || amountChanged else { continue }
-                updates.append((existing.id, a.item.version, outcome.amount))
+                if amountChanged {
+                    updates.append((existing.id, a.item.version, outcome.amount))
+                } else {
+                    versionOnly[a.item.version, default: []].append(existing.id)
+                }
                 summary.changed += 1
                 if amountChanged && existing.version != a.item.version {
                     notices.append(Self.notice(.amountChanged, a.item, creditCode: outcome.creditCode, amount: outcome.amount, now: now))
@@ -320,21 +350,29 @@ public struct MatchingService: Sendable {
         // What is left was eligible and no longer is.
         let decidedIDs = Set(decided.map { active[$0].id })
         let deletes = remaining.filter { decidedIDs.contains($0.key) }.flatMap { $0.value.values.map(\.id) }
+        if !notify { notices = [] }
         summary.newMatches += inserts.count
         summary.removed += deletes.count
         summary.notices += notices.count
-        guard !inserts.isEmpty || !updates.isEmpty || !deletes.isEmpty || !notices.isEmpty else { return }
-        let (toInsert, toUpdate, toNotify) = (inserts, updates, notices)
+        guard !inserts.isEmpty || !updates.isEmpty || !versionOnly.isEmpty || !deletes.isEmpty || !notices.isEmpty else { return }
+        let (toInsert, toUpdate, toNotify, toBump) = (inserts, updates, notices, versionOnly)
         try await db.writeTransaction { tx in
             for start in stride(from: 0, to: deletes.count, by: 500) {
                 try await PolicyStandingMatch.query(on: tx).filter(\.$id ~~ Array(deletes[start..<min(start + 500, deletes.count)])).delete()
+            }
+            // The same amount under a new version: one UPDATE per 500 rows.
+            for (version, ids) in toBump {
+                for start in stride(from: 0, to: ids.count, by: 500) {
+                    try await PolicyStandingMatch.query(on: tx).filter(\.$id ~~ Array(ids[start..<min(start + 500, ids.count)]))
+                        .set(\.$itemVersion, to: version).update()
+                }
             }
             for (id, version, amount) in toUpdate {
                 try await PolicyStandingMatch.query(on: tx).filter(\.$id == id).set(\.$itemVersion, to: version)
                     .set(\.$amount, to: amount).update()
             }
-            try await Self.insert(toInsert, on: tx)
-            try await Self.insert(toNotify, on: tx)
+            try await Self.insertMatches(toInsert, on: tx)
+            try await Self.insertNotices(toNotify, on: tx)
         }
     }
 
@@ -363,6 +401,36 @@ public struct MatchingService: Sendable {
         n.tag = tag
         n.createdAt = now
         return n
+    }
+
+    /// Multi-row INSERTs of matches (plain SQL, 500 rows per statement).
+    static func insertMatches(_ rows: [PolicyStandingMatch], on db: any Database) async throws {
+        guard let sql = db as? any SQLDatabase else { return try await insert(rows, on: db) }
+        for start in stride(from: 0, to: rows.count, by: 500) {
+            var builder = sql.insert(into: PolicyStandingMatch.schema).columns("id", "item_id", "credit_code", "item_version", "amount", "matched_at")
+            for m in rows[start..<min(start + 500, rows.count)] {
+                builder = builder.values(SQLBind(m.id ?? UUID()), SQLBind(m.itemID), SQLBind(m.creditCode), SQLBind(m.itemVersion),
+                                         SQLBind(m.amount), SQLBind(m.matchedAt))
+            }
+            try await builder.run()
+        }
+    }
+
+    /// Multi-row INSERTs of notices (plain SQL, 300 rows per statement).
+    static func insertNotices(_ rows: [PolicyNotice], on db: any Database) async throws {
+        guard let sql = db as? any SQLDatabase else { return try await insert(rows, on: db) }
+        for start in stride(from: 0, to: rows.count, by: 300) {
+            var builder = sql.insert(into: PolicyNotice.schema).columns(
+                "id", "kind", "credit_code", "user_id", "item_id", "item_code", "item_version", "title_zh", "title_en", "amount", "tag",
+                "created_at", "read_at")
+            for n in rows[start..<min(start + 300, rows.count)] {
+                builder = builder.values(
+                    SQLBind(n.id ?? UUID()), SQLBind(n.kind.rawValue), SQLBind(n.creditCode), SQLBind(n.userID), SQLBind(n.itemID),
+                    SQLBind(n.itemCode), SQLBind(n.itemVersion), SQLBind(n.titleZh), SQLBind(n.titleEn), SQLBind(n.amount), SQLBind(n.tag),
+                    SQLBind(n.createdAt), SQLBind(n.readAt))
+            }
+            try await builder.run()
+        }
     }
 
     /// Multi-row inserts (500 rows per statement).

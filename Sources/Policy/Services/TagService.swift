@@ -50,8 +50,13 @@ extension EnterpriseProfile {
     /// The profile as rules read it: the stored attributes, with `tags` = the stored tags plus the tags the
     /// tag rules computed.
     public func celValue() throws -> CELValue {
-        let stored = try CELValue.fromJSON(attributesJSON)
-        let computed = computedTagsJSON.flatMap { try? JSONText.decode([String].self, $0) } ?? []
+        try Self.celValue(attributes: attributesJSON, computedTags: computedTagsJSON)
+    }
+
+    /// The profile as rules read it, from the stored columns.
+    public static func celValue(attributes: String, computedTags: String?) throws -> CELValue {
+        let stored = try CELValue.fromJSON(attributes)
+        let computed = computedTags.flatMap { try? JSONText.decode([String].self, $0) } ?? []
         guard !computed.isEmpty, case .map(let map) = stored else { return stored }
         var fields: [String: CELValue] = [:]
         for (key, value) in map.entries { if case .string(let k) = key { fields[k] = value } }
