@@ -100,3 +100,70 @@ def test_hostile_expressions_answer_fast(base_url):
     assert time.monotonic() - start < 15
     # The server is still there.
     assert requests.get(base_url + "/healthz", timeout=HTTP_TIMEOUT).status_code == 200
+
+
+# --------------------------------------------------------------------------------------------
+# profiles, versioned items, batch matching and notices
+# --------------------------------------------------------------------------------------------
+
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+
+
+def uscc(serial):
+    """A valid unified social credit code (GB 32100) with a unique serial."""
+    body = "91350203MA" + f"{serial:07d}"[-7:]
+    total = sum(USCC_CHARS.index(c) * w for c, w in zip(body, USCC_WEIGHTS))
+    check = (31 - total % 31) % 31
+    return body + USCC_CHARS[check]
+
+
+def test_import_publish_match_notify(base_url):
+    admin = api_login(base_url, "demo-admin")
+    serial = int(time.time() * 1000) % 9_000_000
+    good, other = uscc(serial), uscc(serial + 1)
+    # Every error of every row at once; nothing stored.
+    r = post(base_url, "/api/v1/policy/profiles/import", admin, json=[
+        {"creditCode": good, "name": "契约测试甲", "employees": "many"}, {"creditCode": "123", "name": "乙"}])
+    body = assert_problem(r, 422)
+    fields = {e["field"] for e in body["errors"]}
+    assert {"[0].employees", "[1].creditCode"} <= fields, body
+    # CSV import.
+    csv = f"creditCode,name,industry,employees,revenue\n{good},契约测试甲,C,321,77000000\n{other},契约测试乙,F,3,100000\n"
+    r = post(base_url, "/api/v1/policy/profiles/import", admin, headers={"Content-Type": "text/csv"}, data=csv.encode())
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] + r.json()["updated"] == 2
+    # A new item for exactly the first profile; a rule with a syntax error is refused with its position.
+    code = f"CT-{serial}"
+    item = {"code": code, "title": "契约测试奖励", "mode": "apply",
+            "conditions": [{"text": "员工恰为 321 人", "expression": "profile.employees == 321"}], "amountExpression": "12345.0"}
+    bad = dict(item, conditions=[{"text": "坏", "expression": "profile.employees =="}])
+    assert_problem(post(base_url, "/api/v1/policy/items", admin, json=bad), 422)
+    r = post(base_url, "/api/v1/policy/items", admin, json=item)
+    assert r.status_code == 201, r.text
+    item_id = r.json()["id"]
+    r = post(base_url, f"/api/v1/policy/items/{item_id}/dry-run", admin)
+    assert r.status_code == 200 and r.json()["eligible"] >= 1, r.text
+    assert post(base_url, f"/api/v1/policy/items/{item_id}/publish", admin).json()["version"] == 1
+    r = post(base_url, "/api/v1/policy/matching/run", admin, json={"mode": "incremental"})
+    assert r.status_code == 200, r.text
+    r = requests.get(base_url + f"/api/v1/policy/items/{item_id}/matches", headers=bearer(admin), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200
+    matched = {m["creditCode"]: m for m in r.json()["items"]}
+    assert good in matched and other not in matched, r.json()
+    assert matched[good]["amount"] == 12345.0
+    # A new version: the live rules change only when it is published.
+    r = requests.put(base_url + f"/api/v1/policy/items/{item_id}", headers=bearer(admin), timeout=HTTP_TIMEOUT,
+                     json={"amountExpression": "20000.0"})
+    assert r.status_code == 200 and r.json()["version"] == 1 and r.json()["pendingRevision"]["amountExpression"] == "20000.0"
+    assert post(base_url, f"/api/v1/policy/items/{item_id}/publish", admin).json()["version"] == 2
+    post(base_url, "/api/v1/policy/matching/run", admin, json={})
+    r = requests.get(base_url + f"/api/v1/policy/items/{item_id}/versions", timeout=HTTP_TIMEOUT)
+    assert [v["version"] for v in r.json()] == [2, 1]
+    r = requests.get(base_url + f"/api/v1/policy/items/{item_id}/matches", headers=bearer(admin), timeout=HTTP_TIMEOUT)
+    assert {m["creditCode"]: m["amount"] for m in r.json()["items"]}.get(good) == 20000.0
+    # Bad inputs.
+    assert_problem(post(base_url, "/api/v1/policy/matching/run", admin, json={"mode": "sometimes"}), 422)
+    assert_problem(post(base_url, "/api/v1/policy/matching/run", api_login(base_url, "demo-citizen"), json={}), 403)
+    r = requests.put(base_url + "/api/v1/policy/subscriptions", headers=bearer(admin), timeout=HTTP_TIMEOUT, json={"tags": ["nonsense"]})
+    assert_problem(r, 422)
