@@ -408,6 +408,17 @@ struct ReflowTests {
             #expect(last["rowsTotal"]?.doubleValue == 205)
             #expect(last["verified"] == .bool(true))
             #expect(try await slicer.enclaveCount("zj-market-entities", city: "330100") == 205)
+            // Two Hangzhou rows are deleted at the source and one moves to Ningbo: all three leave the enclave.
+            let sql = try #require(app.db as? any SQLDatabase)
+            let table = DataTables.tableName("zj-market-entities")
+            try await sql.raw(SQLQueryString("DELETE FROM \(unsafeRaw: table) WHERE record_key IN ('NEW-HZ-0', 'NEW-HZ-1')")).run()
+            try await sql.raw(SQLQueryString("UPDATE \(unsafeRaw: table) SET city_code = '330200', region_code = '330212' WHERE record_key = 'NEW-HZ-2'")).run()
+            let (_, fourth) = try await app.call(.POST, "/api/v1/data/reflow/orders/\(id)/run", token: city)
+            let pruned = try #require(fourth["runs"]?.list.first)
+            #expect(pruned["rowsTotal"]?.doubleValue == 202)
+            #expect(pruned["verified"] == .bool(true))
+            #expect(try await slicer.enclaveCount("zj-market-entities", city: "330100") == 202)
+            #expect(fourth["events"]?.list.last?["comment"]?.stringValue?.contains("−3") == true)
             // The next refresh is scheduled as a job.
             let jobs = try await Job.query(on: app.db).filter(\.$kind == "datasharing.reflow").count()
             #expect(jobs >= 1)
@@ -415,7 +426,7 @@ struct ReflowTests {
             for token in [city, source, authority] {
                 let (seen, detail) = try await app.call(.GET, "/api/v1/data/reflow/orders/\(id)", token: token)
                 #expect(seen == .ok)
-                #expect(detail["runs"]?.list.count == 3)
+                #expect(detail["runs"]?.list.count == 4)
             }
             try await Self.dropEnclaves(app)
         }

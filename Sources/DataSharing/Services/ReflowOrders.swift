@@ -201,6 +201,7 @@ public struct ReflowOrders: Sendable {
         let slicer = ReflowSlicer(db: db, dataDirectory: app.tongbanConfig.dataDirectory)
         let resources = Dictionary(try await resources(order).map { ($0.code, $0) }, uniquingKeysWith: { a, _ in a })
         var runs: [ReflowRun] = []
+        var deletions: [String: Int] = [:]
         for table in order.tables {
             guard let resource = resources[table.resource] else { continue }
             let last = try await ReflowRun.query(on: db).filter(\.$orderID == id).filter(\.$resource == table.resource)
@@ -213,6 +214,7 @@ public struct ReflowOrders: Sendable {
             run.startedAt = started
             run.finishedAt = app.clock.now()
             run.rowsCopied = outcome.copied
+            deletions[table.resource] = outcome.deleted
             run.rowsTotal = outcome.total
             run.watermark = outcome.watermark
             run.checksum = outcome.checksum
@@ -221,13 +223,13 @@ public struct ReflowOrders: Sendable {
             runs.append(run)
             try await app.audit?.record(
                 kind: AuditKind.reflowRun, actor: principal?.userID, subject: "reflow:\(order.number)",
-                details: ["city": order.city, "table": table.resource, "copied": String(outcome.copied),
+                details: ["city": order.city, "table": table.resource, "copied": String(outcome.copied), "deleted": String(outcome.deleted),
                           "total": String(outcome.total), "checksum": outcome.checksum, "verified": String(outcome.verified)])
         }
         let stamp = now
         try await Self.event(
             order, "run", principal: principal, department: nil,
-            comment: runs.map { "\($0.resource): +\($0.rowsCopied) (\($0.rowsTotal) rows, \($0.verified ? "verified" : "CHECKSUM MISMATCH"))" }.joined(separator: "; "),
+            comment: runs.map { "\($0.resource): +\($0.rowsCopied) −\(deletions[$0.resource] ?? 0) (\($0.rowsTotal) rows, \($0.verified ? "verified" : "CHECKSUM MISMATCH"))" }.joined(separator: "; "),
             at: stamp, on: db)
         if order.refreshHours > 0 {
             let next = stamp.addingTimeInterval(Double(order.refreshHours) * 3600)

@@ -13,6 +13,8 @@ import Vapor
 public struct ReflowSlicer: Sendable {
     public struct Outcome: Sendable, Equatable {
         public var copied: Int
+        /// Rows removed from the enclave because they left the city's slice at the source (deleted or moved).
+        public var deleted: Int = 0
         public var total: Int
         public var watermark: Int64
         public var checksum: String
@@ -71,7 +73,14 @@ public struct ReflowSlicer: Sendable {
                             ON CONFLICT (record_key) DO UPDATE SET \(unsafeRaw: updates)
                             """)).run()
                         let copied = try await conn.raw("SELECT changes() AS n").first()?.decode(column: "n", as: Int.self) ?? 0
-                        let outcome = try await measure(conn, enclave: "enclave.\(target)", source: "main.\(source)", city: city, copied: copied, watermark: watermark)
+                        // Rows that left the city's slice at the source (deleted, or moved to another city) leave the enclave.
+                        try await conn.raw(SQLQueryString("""
+                            DELETE FROM enclave.\(unsafeRaw: target) WHERE record_key NOT IN \
+                            (SELECT record_key FROM main.\(unsafeRaw: source) WHERE city_code = \(bind: city))
+                            """)).run()
+                        let deleted = try await conn.raw("SELECT changes() AS n").first()?.decode(column: "n", as: Int.self) ?? 0
+                        var outcome = try await measure(conn, enclave: "enclave.\(target)", source: "main.\(source)", city: city, copied: copied, watermark: watermark)
+                        outcome.deleted = deleted
                         try await conn.raw("COMMIT").run()
                         try await conn.raw("DETACH DATABASE enclave").run()
                         return outcome
@@ -99,7 +108,14 @@ public struct ReflowSlicer: Sendable {
                 WHERE city_code = \(bind: city) AND updated_at > \(bind: watermark) \
                 ON CONFLICT (record_key) DO UPDATE SET \(unsafeRaw: updates) RETURNING 1) SELECT COUNT(*) AS n FROM ins
                 """)).first()?.decode(column: "n", as: Int.self) ?? 0
-            return try await measure(conn, enclave: "\"\(schema)\".\(target)", source: source, city: city, copied: copied, watermark: watermark)
+            let deleted = try await conn.raw(SQLQueryString("""
+                WITH del AS (DELETE FROM \(ident: schema).\(unsafeRaw: target) e WHERE NOT EXISTS \
+                (SELECT 1 FROM \(unsafeRaw: source) s WHERE s.record_key = e.record_key AND s.city_code = \(bind: city)) RETURNING 1) \
+                SELECT COUNT(*) AS n FROM del
+                """)).first()?.decode(column: "n", as: Int.self) ?? 0
+            var outcome = try await measure(conn, enclave: "\"\(schema)\".\(target)", source: source, city: city, copied: copied, watermark: watermark)
+            outcome.deleted = deleted
+            return outcome
         }
     }
 
