@@ -12,7 +12,7 @@ public struct CasesModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateCasesSchema(), CreateCaseStatCounts()] }
+    public var migrations: [any Migration] { [CreateCasesSchema(), CreateCaseStatCounts(), CreateCaseSettings(), CreateCaseAttachments()] }
 
     public func boot(_ app: Application) throws {
         app.casesConfig = CasesConfig.fromEnvironment()
@@ -20,7 +20,10 @@ public struct CasesModule: TongbanModule {
         try app.register(collection: CasesController())
         try app.register(collection: Open311Controller())
         try app.register(collection: PatrolController())
-        try app.register(collection: CasePages())
+        try app.register(collection: GridMembersController())
+        try app.register(collection: CaseSettingsController())
+        try app.register(collection: CaseAttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
+        try app.register(collection: CasePages(attachmentBodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
         app.jobs.register(CaseTimers.kind) { job, app in try await CaseTimers.run(job, app: app) }
         Self.document(app.apiDocumentation)
     }
