@@ -109,7 +109,7 @@ let package = Package(
         ),
         .target(
             name: "Cases",
-            dependencies: ["TongbanCore", "Identity", "Web", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TongbanCore", "Identity", "Web", "Applications", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -12,7 +12,7 @@ public struct CasesModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateCasesSchema(), CreateCaseStatCounts()] }
+    public var migrations: [any Migration] { [CreateCasesSchema(), CreateCaseStatCounts(), CreateCaseSettings(), CreateCaseAttachments()] }
 
     public func boot(_ app: Application) throws {
         app.casesConfig = CasesConfig.fromEnvironment()
@@ -20,7 +20,10 @@ public struct CasesModule: TongbanModule {
         try app.register(collection: CasesController())
         try app.register(collection: Open311Controller())
         try app.register(collection: PatrolController())
-        try app.register(collection: CasePages())
+        try app.register(collection: GridMembersController())
+        try app.register(collection: CaseSettingsController())
+        try app.register(collection: CaseAttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
+        try app.register(collection: CasePages(attachmentBodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
         app.jobs.register(CaseTimers.kind) { job, app in try await CaseTimers.run(job, app: app) }
         Self.document(app.apiDocumentation)
     }
@@ -118,6 +121,76 @@ public struct CasesModule: TongbanModule {
             ], required: ["location", "findings"]),
             response: Schema.object(["patrolId": Schema.uuid, "cases": Schema.array(Schema.object([:]))]),
             success: 201, problems: [400, 401, 403, 422]))
+        let attachment = Schema.object([
+            "id": Schema.uuid, "purpose": Schema.string, "filename": Schema.string, "contentType": Schema.string,
+            "size": Schema.integer, "sha256": Schema.string, "url": Schema.string, "createdAt": Schema.dateTime,
+            "downloadUrl": Schema.string,
+        ])
+        var upload = APIOperation(
+            .POST, "/api/v1/cases/{id}/attachments",
+            summary: "Attach a photo or file as evidence (multipart/form-data: file); PDF, PNG, JPEG or OFD, checked by content",
+            tag: "cases", requiresAuth: true,
+            request: Schema.object(["file": ["type": "string", "contentMediaType": "application/octet-stream"]], required: ["file"]),
+            response: attachment, success: 201, problems: [400, 401, 403, 404, 409, 413, 415, 422])
+        upload.requestContentType = "multipart/form-data"
+        docs.add(upload)
+        docs.add(APIOperation(
+            .GET, "/api/v1/cases/{id}/attachments", summary: "The case's photos and files (reporter and handling staff)", tag: "cases",
+            requiresAuth: true, response: Schema.object(["items": Schema.array(attachment)]), problems: [401, 403, 404]))
+        var download = APIOperation(
+            .GET, "/api/v1/cases/{id}/attachments/{attachment}", summary: "One file's bytes (reporter and handling staff)",
+            tag: "cases", requiresAuth: true, response: Schema.string, problems: [401, 404, 410])
+        download.responseContentType = "application/octet-stream"
+        docs.add(download)
+        let member = Schema.object(["userId": Schema.uuid, "username": Schema.string, "name": Schema.string, "grid": grid])
+        docs.add(APIOperation(
+            .GET, "/api/v1/cases/grids/{grid}/members", summary: "A grid's members (grid administrators)", tag: "cases",
+            requiresAuth: true, response: Schema.array(member), problems: [401, 403, 404]))
+        docs.add(APIOperation(
+            .POST, "/api/v1/cases/grids/{grid}/members", summary: "Assign a staff account to a grid (grid administrators)",
+            tag: "cases", requiresAuth: true, request: Schema.object(["username": Schema.string, "userId": Schema.uuid]),
+            response: member, success: 201, problems: [400, 401, 403, 404, 409, 422]))
+        docs.add(APIOperation(
+            .DELETE, "/api/v1/cases/grids/{grid}/members/{user}", summary: "Remove a grid member (grid administrators)",
+            tag: "cases", requiresAuth: true, success: 204, problems: [401, 403, 404]))
+        docs.add(APIOperation(
+            .GET, "/api/v1/cases/grids/mine", summary: "The grids the caller belongs to", tag: "cases", requiresAuth: true,
+            response: Schema.array(grid), problems: [401]))
+        let duration = Schema.object(["value": Schema.integer, "unit": Schema.string])
+        let slaItem = Schema.object([
+            "type": Schema.string, "priority": Schema.string, "response": duration, "resolution": duration,
+        ])
+        let slaTable = Schema.object([
+            "version": Schema.integer, "updatedAt": Schema.dateTime, "updatedBy": Schema.string,
+            "items": Schema.array(slaItem), "hotlineResponse": duration,
+        ])
+        docs.add(APIOperation(
+            .GET, "/api/v1/cases/settings/sla", summary: "The SLA table in force (staff)", tag: "cases", requiresAuth: true,
+            response: slaTable, problems: [401, 403]))
+        docs.add(APIOperation(
+            .PUT, "/api/v1/cases/settings/sla", summary: "Change SLA items and/or the hotline first response (system administrators); a new version",
+            tag: "cases", requiresAuth: true,
+            request: Schema.object(["items": Schema.array(slaItem), "hotlineResponse": duration]), response: slaTable,
+            problems: [400, 401, 403, 409, 422]))
+        let source = Schema.object(["code": Schema.string, "name": Schema.string, "nameEn": Schema.string])
+        let sources = Schema.object([
+            "version": Schema.integer, "updatedAt": Schema.dateTime, "updatedBy": Schema.string, "items": Schema.array(source),
+        ])
+        docs.add(APIOperation(
+            .GET, "/api/v1/cases/settings/task-sources", summary: "The supervision task sources", tag: "cases", requiresAuth: true,
+            response: sources, problems: [401]))
+        docs.add(APIOperation(
+            .PUT, "/api/v1/cases/settings/task-sources", summary: "Replace the supervision task sources (system administrators); a new version",
+            tag: "cases", requiresAuth: true, request: Schema.object(["items": Schema.array(source)], required: ["items"]),
+            response: sources, problems: [400, 401, 403, 409, 422]))
+        let version = Schema.object([
+            "version": Schema.integer, "updatedAt": Schema.dateTime, "updatedBy": Schema.string, "body": Schema.object([:]),
+        ])
+        for kind in ["sla", "task-sources"] {
+            docs.add(APIOperation(
+                .GET, "/api/v1/cases/settings/\(kind)/versions", summary: "Every version of the settings, newest first (staff)",
+                tag: "cases", requiresAuth: true, response: Schema.array(version), problems: [401, 403]))
+        }
         docs.add(APIOperation(
             .GET, "/api/v1/cases/grids/locate", summary: "The grid containing a point", tag: "cases",
             response: Schema.object(["grid": grid, "outsideGrid": Schema.boolean]), problems: [422], query: ["lat", "lon"]))

@@ -67,6 +67,9 @@ PAGES = [
     ("case-report", "/cases/report", "demo-citizen"),
     ("case-inbox", "/staff/cases", "demo-env"),
     ("case-stats", "/staff/cases/stats", "demo-env"),
+    ("case-detail-staff", "/cases/{case_open}", "demo-grid"),
+    ("case-detail-reviewer", "/cases/{case_resolved}", "demo-community"),
+    ("case-detail-reporter", "/cases/{case_closed}", "demo-citizen"),
 ]
 MODES = ("standard", "elderly", "en")
 
@@ -146,6 +149,7 @@ def application_pages(base_url) -> dict:
     assert bundle.status_code == 201, bundle.text[:300]
     inspection_application, inspection_task = _inspection_fixture(base_url)
     hall, hall_date, booking = _appointment_fixture(base_url)
+    case_open, case_resolved, case_closed = _case_fixture(base_url)
     licence = requests.post(base_url + "/api/v1/licences", headers=clerk, timeout=HTTP_TIMEOUT, json={
         "typeCode": "demo-permit", "holder": {"idNumber": "37010219900307123" + id_check_char("37010219900307123")},
         "fields": {"name": "无障碍检查", "scope": "核验页面"}})
@@ -161,7 +165,39 @@ def application_pages(base_url) -> dict:
     return {"consent_request": consent.json()["id"], "consent_code": consent_code,
             "licence_payload": licence.json()["qr"]["payload"], "licence_id": licence.json()["id"], "demo_service": demo_service, "draft": draft.json()["id"], "submitted": application, "task": task,
             "bundle_application": bundle.json()["id"], "inspection_application": inspection_application,
-            "inspection_task": inspection_task, "hall": hall, "hall_date": hall_date, "booking": booking}
+            "inspection_task": inspection_task, "hall": hall, "hall_date": hall_date, "booking": booking,
+            "case_open": case_open, "case_resolved": case_resolved, "case_closed": case_closed}
+
+
+def _case_fixture(base_url) -> tuple[str, str, str]:
+    """Three grid events of demo-citizen in 升平社区 (made through the API): one just dispatched (the grid
+    clerk sees accept, dispatch and escalate forms), one answered (the community approver sees close and
+    return) and one closed (the reporter sees the evaluation form). Random points, so that no report is a
+    duplicate of an earlier run's."""
+    import random
+
+    citizen = bearer(api_login(base_url, "demo-citizen"))
+    grid = bearer(api_login(base_url, "demo-grid"))
+    community = bearer(api_login(base_url, "demo-community"))
+    ids = []
+    for _ in range(3):
+        resp = requests.post(base_url + "/api/v1/cases", headers=citizen, timeout=HTTP_TIMEOUT, json={
+            "type": "grid_event", "category": "sanitation", "description": "无障碍检查：垃圾堆放",
+            "location": {"lat": 23.0 + random.uniform(0.001, 0.059), "lon": 113.1 + random.uniform(0.001, 0.029)}})
+        assert resp.status_code == 201, resp.text[:300]
+        assert resp.json()["status"] == "dispatched", resp.text[:300]
+        ids.append(resp.json()["id"])
+
+    def act(token, case_id, action, **body):
+        resp = requests.post(base_url + f"/api/v1/cases/{case_id}/actions", headers=token, timeout=HTTP_TIMEOUT,
+                             json={"action": action, **body})
+        assert resp.status_code == 200, f"{action}: {resp.text[:300]}"
+
+    for case_id in ids[1:]:
+        act(grid, case_id, "accept")
+        act(grid, case_id, "feedback", comment="已清运")
+    act(community, ids[2], "close", comment="核查属实")
+    return ids[0], ids[1], ids[2]
 
 
 def _appointment_fixture(base_url) -> tuple[str, str, str]:
@@ -263,6 +299,22 @@ def test_policy_editor_errors_and_dry_run_are_accessible(base_url, page):
     assert eligible.count() == 1 and int(eligible.inner_text()) > 0, "no dry-run counts"
     bad = blocking_violations(page)
     assert not bad, "policy editor dry run:\n" + format_violations(bad)
+
+
+def test_case_action_errors_are_announced_and_linked(base_url, page, application_pages):
+    """Escalating a case from its page without a reason shows an error summary linking to the reason
+    field (aria-invalid), changes nothing, and the page still passes axe."""
+    page_login(page, base_url, "demo-grid")
+    goto_ok(page, base_url + f"/cases/{application_pages['case_open']}")
+    page.locator("form:has(input[name='action'][value='escalate']) button[type='submit']").click()
+    page.wait_for_load_state()
+    summary = page.locator("#error-summary")
+    assert summary.count() == 1, "no error summary after escalating without a reason"
+    target = (summary.locator("a").first.get_attribute("href") or "").lstrip("#")
+    assert target == "f-escalate-comment", target
+    assert page.locator(f"#{target}").get_attribute("aria-invalid") == "true"
+    bad = blocking_violations(page)
+    assert not bad, "case page with errors:\n" + format_violations(bad)
 
 
 def test_staff_decision_is_keyboard_operable(base_url, page, application_pages):

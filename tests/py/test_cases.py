@@ -74,8 +74,10 @@ def test_bad_input_is_a_clear_problem(base_url):
         problem = assert_problem(r, 422)
         assert field in [e["field"] for e in problem.get("errors", [])], problem
     assert_problem(requests.post(f"{base_url}/api/v1/cases", json={"type": "appeal"}, timeout=HTTP_TIMEOUT), 401)
+    import random
+    # A fresh spot each run: a repeated run's report would be a duplicate (409 before the role check).
     created = file_case(base_url, citizen, category="neighbourhood",
-                        location={"lat": 23.095, "lon": 113.195})
+                        location={"lat": 23.061 + random.uniform(0, 0.038), "lon": 113.161 + random.uniform(0, 0.038)})
     assert_problem(act(base_url, citizen, created["id"], "close"), 403)
 
 
@@ -99,3 +101,39 @@ def test_open311_services_and_requests(base_url):
     bad = requests.post(f"{base_url}/open311/v2/requests.json", data={"api_key": "nope", "service_code": "road"},
                         timeout=HTTP_TIMEOUT)
     assert bad.status_code == 403 and bad.json()[0]["code"] == 403
+
+
+def test_evidence_notifications_grid_members_and_settings(base_url):
+    import hashlib
+    import random
+
+    citizen = api_login(base_url, "demo-citizen")["accessToken"]
+    created = file_case(base_url, citizen, location={"lat": 23.0 + random.uniform(0.001, 0.059),
+                                                     "lon": 113.1 + random.uniform(0.001, 0.029)})
+    # A photo as evidence: multipart, SHA-256 recorded, downloadable by the reporter, in the timeline.
+    png = b"\x89PNG\r\n\x1a\n" + b"\x07" * 64
+    r = requests.post(f"{base_url}/api/v1/cases/{created['id']}/attachments", headers=bearer(citizen),
+                      files={"file": ("现场.png", png, "image/png")}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 201, r.text
+    assert r.json()["sha256"] == hashlib.sha256(png).hexdigest()
+    got = requests.get(base_url + r.json()["downloadUrl"], headers=bearer(citizen), timeout=HTTP_TIMEOUT)
+    assert got.status_code == 200 and got.content == png
+    assert_problem(requests.post(f"{base_url}/api/v1/cases/{created['id']}/attachments", headers=bearer(citizen),
+                                 files={"file": ("a.txt", b"hello", "text/plain")}, timeout=HTTP_TIMEOUT), 415)
+    # Accepting tells the reporter (in-app notification).
+    grid = api_login(base_url, "demo-grid")["accessToken"]
+    assert act(base_url, grid, created["id"], "accept").status_code == 200
+    inbox = requests.get(f"{base_url}/api/v1/notifications", headers=bearer(citizen), timeout=HTTP_TIMEOUT).json()["items"]
+    assert any(n["template"] == "case.accepted" and created["number"] in n["title"] for n in inbox), inbox[:3]
+    # Grid members and the SLA table: administrators and staff only.
+    supervisor = api_login(base_url, "demo-supervisor")["accessToken"]
+    members = requests.get(f"{base_url}/api/v1/cases/grids/440604001001-G01/members", headers=bearer(supervisor),
+                           timeout=HTTP_TIMEOUT)
+    assert members.status_code == 200 and "demo-grid" in [m["username"] for m in members.json()]
+    assert_problem(requests.get(f"{base_url}/api/v1/cases/grids/440604001001-G01/members", headers=bearer(grid),
+                                timeout=HTTP_TIMEOUT), 403)
+    sla = requests.get(f"{base_url}/api/v1/cases/settings/sla", headers=bearer(supervisor), timeout=HTTP_TIMEOUT)
+    assert sla.status_code == 200 and len(sla.json()["items"]) == 6
+    assert_problem(requests.put(f"{base_url}/api/v1/cases/settings/sla", headers=bearer(supervisor),
+                                json={"hotlineResponse": {"value": 10, "unit": "minutes"}}, timeout=HTTP_TIMEOUT), 403)
+    assert_problem(requests.get(f"{base_url}/api/v1/cases/settings/sla", headers=bearer(citizen), timeout=HTTP_TIMEOUT), 403)

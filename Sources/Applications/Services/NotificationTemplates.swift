@@ -64,6 +64,23 @@ public enum NotificationTemplates {
             titleZh: "办件已超时：{task}（{number}）", titleEn: "Task overdue: {task} ({number})",
             bodyZh: "待办“{task}”（办件 {number}）已超过办理时限（{due}），请尽快办结。",
             bodyEn: "The task \"{task}\" (application {number}) passed its time limit ({due}); please finish it now.")
+        // Cases (Sources/Cases): the reporter hears of acceptance, the result, closing and reopening.
+        table["case.accepted"] = Template(
+            titleZh: "您反映的问题已受理：{number}", titleEn: "Your report {number} was accepted",
+            bodyZh: "您反映的问题（编号 {number}）已由“{department}”签收办理。",
+            bodyEn: "Your report {number} was accepted by {departmentEn}, who are handling it.")
+        table["case.feedback"] = Template(
+            titleZh: "您反映的问题有了办理结果：{number}", titleEn: "Result of your report {number}",
+            bodyZh: "“{department}”对您反映的问题（编号 {number}）反馈了办理结果。{note:结果：}",
+            bodyEn: "{departmentEn} reported the result of handling your report {number}.{note: Result: }")
+        table["case.closed"] = Template(
+            titleZh: "您反映的问题已办结：{number}", titleEn: "Your report {number} is closed",
+            bodyZh: "您反映的问题（编号 {number}）已办结，请对办理结果进行评价。{note:说明：}",
+            bodyEn: "Your report {number} is closed; please tell us whether you are satisfied.{note: Note: }")
+        table["case.reopened"] = Template(
+            titleZh: "您反映的问题已重新办理：{number}", titleEn: "Your report {number} was reopened",
+            bodyZh: "根据您的评价，问题（编号 {number}）已退回“{department}”重新办理。",
+            bodyEn: "Following your evaluation, report {number} went back to {departmentEn} to be handled again.")
         return table
     }()
 

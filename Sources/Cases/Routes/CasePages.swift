@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import Identity
 import TongbanCore
 import Vapor
 import Web
@@ -7,6 +8,9 @@ import Web
 /// Pages: the report form (works without a map: coordinates or an address), the case with its timeline,
 /// the staff inbox and statistics with server-rendered SVG charts.
 struct CasePages: RouteCollection {
+    /// The largest upload body the attachment form collects (the file limit plus the multipart envelope).
+    var attachmentBodyLimit = 10 * 1024 * 1024 + 256 * 1024
+
     static let strings = StringTable([
         "report_title": ("我要反映", "Report a problem"),
         "report_intro": (
@@ -65,6 +69,62 @@ struct CasePages: RouteCollection {
         "level_street": ("街道", "street"),
         "level_district": ("区", "district"),
         "level_city": ("市", "city"),
+        "section_actions": ("办理操作", "Actions"),
+        "actions_none": ("您现在没有可办理的操作。", "There is nothing for you to do on this case now."),
+        "action_create": ("提交", "Filed"),
+        "action_accept": ("签收", "Accept"),
+        "action_accept_hint": ("签收后开始办理，响应时限即告完成。", "Accepting starts the handling and meets the response deadline."),
+        "action_dispatch": ("派单", "Dispatch"),
+        "action_dispatch_hint": ("派给同级或下级部门，可指定协办部门（本部门为主办）。", "Send to a department at the same or a lower level; co-handling departments are optional."),
+        "action_escalate": ("上报上级", "Escalate"),
+        "action_escalate_hint": ("本级无法办理时上报上一级，须说明理由。", "When this level cannot handle the case, send it to the level above, with the reason."),
+        "action_feedback": ("反馈办理结果", "Feed back the result"),
+        "action_return": ("退回重办", "Return for rework"),
+        "action_urge": ("催办", "Urge"),
+        "action_close": ("办结", "Close"),
+        "action_evaluate": ("评价", "Evaluate"),
+        "field_comment": ("说明", "Comment"),
+        "field_reason": ("理由（必填）", "Reason (required)"),
+        "field_result": ("办理结果（必填）", "Result (required)"),
+        "field_department": ("承办部门", "Department"),
+        "field_cohandlers": ("协办部门（可多选）", "Co-handling departments (any number)"),
+        "field_valid": ("反映属实（给予积分）", "The report was valid (points are awarded)"),
+        "field_satisfied": ("您对办理结果是否满意？", "Are you satisfied with the result?"),
+        "satisfied_yes": ("满意", "Satisfied"),
+        "satisfied_no": ("不满意（将重新办理一次）", "Not satisfied (the case is reopened once)"),
+        "field_note": ("不满意的原因", "What is still wrong"),
+        "field_note_hint": ("不满意时必填。", "Required when not satisfied."),
+        "field_evaluate_comment": ("评价意见（选填）", "Comments (optional)"),
+        "col_cohandlers": ("协办部门", "Co-handling"),
+        "col_evaluation": ("评价", "Evaluation"),
+        "evaluation_satisfied": ("满意", "satisfied"),
+        "evaluation_unsatisfied": ("不满意", "not satisfied"),
+        "error_required": ("请填写此项。", "Please fill this in."),
+        "error_required_comment": ("请填写理由或办理结果。", "Please give the reason or the result."),
+        "error_required_satisfied": ("请选择满意或不满意。", "Please choose satisfied or not satisfied."),
+        "error_required_note": ("不满意时请说明原因。", "Please say what is still wrong."),
+        "error_required_department": ("请选择承办部门。", "Please choose a department."),
+        "label_comment": ("说明", "Comment"),
+        "label_note": ("原因", "Reason"),
+        "label_satisfied": ("评价", "Evaluation"),
+        "label_department": ("承办部门", "Department"),
+        "label_coHandlers": ("协办部门", "Co-handling departments"),
+        "label_action": ("操作", "Action"),
+        "section_files": ("照片和附件", "Photos and files"),
+        "files_none": ("暂无照片或附件。", "No photos or files."),
+        "files_link": ("外部链接", "external link"),
+        "files_upload": ("上传照片或文件", "Upload a photo or file"),
+        "files_hint": ("PDF、PNG、JPEG 或 OFD，每个不超过 %d KiB；上传后记入办理过程。", "PDF, PNG, JPEG or OFD, at most %d KiB each; the upload is recorded in the timeline."),
+        "files_submit": ("上传", "Upload"),
+        "files_choose": ("请选择要上传的文件。", "Please choose a file to upload."),
+        "flash_uploaded": ("已上传：", "Uploaded: "),
+        "action_attach": ("上传附件", "Attached a file"),
+        "action_duplicate": ("重复件", "Duplicate"),
+        "action_duplicate_linked": ("关联重复件", "Duplicate linked"),
+        "flash_done": ("已办理：", "Done: "),
+        "problem_case_action_out_of_order": ("案件状态已变化，该操作现在不可用。", "The case has changed; that action is no longer possible."),
+        "problem_case_dispatch_upward": ("派单只能派给同级或下级部门；向上请用“上报上级”并说明理由。", "Dispatch goes to the same or a lower level; to go up, escalate with a reason."),
+        "problem_case_top_level": ("已是最高层级，无法再上报。", "There is no level above to escalate to."),
     ])
 
     struct Option: Encodable, Sendable {
@@ -106,10 +166,56 @@ struct CasePages: RouteCollection {
         var description: String
     }
 
+    struct Flash: Encodable, Sendable {
+        var kind: String
+        var message: String
+    }
+
+    /// One action form on the case page.
+    struct ActionForm: Encodable, Sendable {
+        var action: String
+        var label: String
+        var hint: String?
+        /// The comment field: "none", "optional" or "required" (with its label).
+        var comment: String
+        var commentLabel: String
+        var commentValue: String
+        var departments: [Option]
+        var coHandlers: [Option]
+        var valid: Bool
+        var evaluate: Bool
+        var secondary: Bool
+        /// Fields of this form named by the error summary (`aria-invalid`).
+        var commentInvalid = false
+        var departmentInvalid = false
+        var satisfiedInvalid = false
+        var noteInvalid = false
+    }
+
+    struct FileRow: Encodable, Sendable {
+        var name: String
+        var href: String
+        var external: Bool
+        var size: String
+        var sha256: String
+        var at: String
+    }
+
     struct DetailPage: Encodable, Sendable {
+        var showFiles: Bool
+        var files: [FileRow]
+        var canUpload: Bool
+        var uploadHint: String
         var row: CaseRow
+        var id: String
+        var coHandlers: String
+        var evaluation: String?
         var timeline: [EventRow]
-        var flash: String?
+        var flash: Flash?
+        var staff: Bool
+        var actions: [ActionForm]
+        var errors: [FieldError]
+        var note: String
     }
 
     struct InboxPage: Encodable, Sendable {
@@ -134,6 +240,9 @@ struct CasePages: RouteCollection {
         routes.get("cases", "report", use: reportForm)
         routes.post("cases", "report", use: report)
         routes.get("cases", ":id", use: detail)
+        routes.post("cases", ":id", "actions", use: act)
+        routes.on(.POST, "cases", ":id", "attachments", body: .collect(maxSize: ByteCount(value: attachmentBodyLimit)), use: upload)
+        routes.get("cases", ":id", "attachments", ":attachment", use: download)
         routes.get("staff", "cases", use: inbox)
         routes.get("staff", "cases", "stats", use: stats)
     }
@@ -237,22 +346,225 @@ struct CasePages: RouteCollection {
             created: Self.time(record.createdAt), outsideGrid: record.outsideGrid, description: record.description)
     }
 
-    /// GET /cases/{id} — the reporter and the staff who may read the case.
+    func flash(_ req: Request, _ kind: String, _ message: String) {
+        req.session.data["flash"] = kind + "|" + message
+    }
+
+    func takeFlash(_ req: Request) -> Flash? {
+        guard let raw = req.session.data["flash"] else { return nil }
+        req.session.data["flash"] = nil
+        let parts = raw.split(separator: "|", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        return Flash(kind: parts[0], message: parts[1])
+    }
+
+    /// A problem's message for a page: the localised text of a known type, else its detail.
+    func message(_ req: Request, _ problem: Problem) -> String {
+        let t = Self.strings.table(for: req.preferences.language)
+        let key = "problem_" + problem.type.replacingOccurrences(of: "/problems/", with: "").replacingOccurrences(of: "-", with: "_")
+        return t[key] ?? problem.detail ?? problem.title
+    }
+
+    /// The forms for the actions the principal may take now.
+    func actionForms(
+        _ req: Request, principal: Principal, record: CaseRecord, directory: CasesDirectory, posted: ActionPageForm?,
+        errors: [FieldError]
+    ) -> [ActionForm] {
+        let invalid = Set(errors.map(\.field))
+        let t = Self.strings.table(for: req.preferences.language)
+        let english = req.preferences.language == .en
+        func label(_ info: DepartmentInfo) -> String { english ? info.nameEn : info.name }
+        let chosenAction = posted?.action
+        return CaseActions.available(principal, record, directory: directory).map { action in
+            let raw = action.rawValue
+            let kept = chosenAction == raw ? (posted?.comment ?? "") : ""
+            var form = ActionForm(
+                action: raw, label: t["action_\(raw)"] ?? raw, hint: t["action_\(raw)_hint"], comment: "optional",
+                commentLabel: t["field_comment"] ?? "", commentValue: kept, departments: [], coHandlers: [], valid: false,
+                evaluate: false, secondary: false)
+            switch action {
+            case .accept: form.comment = "optional"
+            case .dispatch:
+                let supervisorOnly = !CaseActions.holds(principal, CaseActions.handlerRoles, in: record.departmentID)
+                let targets = directory.departments.values
+                    .filter { supervisorOnly || directory.level(of: $0.id) <= record.level }
+                    .sorted { $0.code < $1.code }
+                let chosen = chosenAction == raw ? posted?.department : nil
+                let chosenCo = Set(chosenAction == raw ? (posted?.coHandlers ?? []) : [])
+                form.departments = targets.map {
+                    Option(value: $0.code, label: label($0), selected: chosen == $0.code || chosen == nil && $0.id == record.departmentID)
+                }
+                form.coHandlers = directory.departments.values.sorted { $0.code < $1.code }.map {
+                    Option(
+                        value: $0.code, label: label($0),
+                        selected: chosenCo.contains($0.code) || chosenAction != raw && record.coHandlerIDs.contains($0.id))
+                }
+            case .escalate, .return:
+                form.comment = "required"
+                form.commentLabel = t["field_reason"] ?? ""
+                form.secondary = true
+            case .feedback:
+                form.comment = "required"
+                form.commentLabel = t["field_result"] ?? ""
+            case .urge: form.secondary = true
+            case .close: form.valid = true
+            case .evaluate:
+                form.evaluate = true
+                form.commentLabel = t["field_evaluate_comment"] ?? ""
+            }
+            form.commentInvalid = invalid.contains("\(raw)-comment")
+            form.departmentInvalid = invalid.contains("\(raw)-department")
+            form.satisfiedInvalid = invalid.contains("\(raw)-satisfied")
+            form.noteInvalid = invalid.contains("\(raw)-note")
+            return form
+        }
+    }
+
+    /// Renders the case page (with the errors of a rejected action form, if any).
+    func renderDetail(
+        _ req: Request, principal: Principal, record: CaseRecord, directory: CasesDirectory, posted: ActionPageForm? = nil,
+        errors: [FieldError] = [], status: HTTPStatus = .ok
+    ) async throws -> Response {
+        let id = try record.requireID()
+        let events = try await CaseEvent.query(on: req.db).filter(\.$caseID == id).sort(\.$seq).all()
+        let t = Self.strings.table(for: req.preferences.language)
+        let english = req.preferences.language == .en
+        var flash = takeFlash(req)
+        if flash == nil, req.query[String.self, at: "created"] == "1" {
+            flash = Flash(kind: "success", message: (t["created"] ?? "") + record.number)
+        }
+        var files: [FileRow]?
+        if CaseAttachmentService.canSeeFiles(principal, record, directory: directory) {
+            files = try await CaseAttachment.query(on: req.db).filter(\.$caseID == id).sort(\.$createdAt).all().map { file in
+                FileRow(
+                    name: file.filename,
+                    href: file.url ?? "/cases/\(id.uuidString.lowercased())/attachments/\(file.id?.uuidString.lowercased() ?? "")",
+                    external: file.url != nil, size: file.url == nil ? "\(max(1, file.size / 1024)) KiB" : "",
+                    sha256: file.sha256 ?? "", at: Self.time(file.createdAt))
+            }
+        }
+        let page = DetailPage(
+            showFiles: files != nil, files: files ?? [], canUpload: CaseAttachmentService.canUpload(principal, record),
+            uploadHint: String(format: t["files_hint"] ?? "%d", req.application.tongbanConfig.attachmentMaxBytes / 1024),
+            row: row(record, directory, req), id: id.uuidString.lowercased(),
+            coHandlers: record.coHandlerIDs.compactMap { directory.departments[$0] }.map { english ? $0.nameEn : $0.name }
+                .joined(separator: english ? ", " : "、"),
+            evaluation: record.evaluation.map { t["evaluation_\($0)"] ?? $0 },
+            timeline: events.map {
+                EventRow(
+                    at: Self.time($0.at), actor: $0.actorName ?? "system", action: t["action_\($0.action)"] ?? $0.action,
+                    comment: $0.comment)
+            },
+            flash: flash, staff: principal.isStaff,
+            actions: actionForms(req, principal: principal, record: record, directory: directory, posted: posted, errors: errors),
+            errors: errors, note: posted?.action == "evaluate" ? (posted?.note ?? "") : "")
+        return try await req.renderPage(
+            "cases/detail", title: (t["case_title"] ?? "") + " " + record.number, strings: Self.strings, page: page, status: status)
+    }
+
+    /// GET /cases/{id} — the reporter and the staff who may read the case, with the forms of the actions
+    /// the caller may take now.
     @Sendable func detail(req: Request) async throws -> Response {
         guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
         let directory = try await req.application.casesDirectory.get(db: req.db, now: req.now)
         guard let id = req.parameters.get("id", as: UUID.self), let record = try await CaseRecord.find(id, on: req.db),
             CaseActions.canRead(principal, record, directory: directory)
         else { throw Problem.notFound("Case", type: "/problems/case-not-found") }
-        let events = try await CaseEvent.query(on: req.db).filter(\.$caseID == id).sort(\.$seq).all()
+        return try await renderDetail(req, principal: principal, record: record, directory: directory)
+    }
+
+    struct ActionPageForm: Content {
+        var action: String?
+        var comment: String?
+        var department: String?
+        var coHandlers: [String]?
+        var valid: String?
+        var satisfied: String?
+        var note: String?
+    }
+
+    /// POST /cases/{id}/actions — one action from the case page, through the same state machine as the API.
+    /// Success and conflicts come back as a one-time message; missing reasons re-render the form (422).
+    @Sendable func act(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        try req.verifyCSRF()
+        guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Case", type: "/problems/case-not-found") }
+        let form = (try? req.content.decode(ActionPageForm.self)) ?? ActionPageForm()
+        let raw = form.action ?? ""
+        let back = req.redirect(to: "/cases/\(id.uuidString.lowercased())", redirectType: .normal)
+        func nonEmpty(_ text: String?) -> String? {
+            let trimmed = text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        var satisfied: Bool?
+        if raw == "evaluate" {
+            satisfied = form.satisfied == "true" ? true : form.satisfied == "false" ? false : nil
+        }
+        let input = CaseActions.ActionRequest(
+            action: raw, comment: nonEmpty(form.comment),
+            department: raw == "dispatch" ? nonEmpty(form.department) : nil,
+            coHandlers: raw == "dispatch" ? (form.coHandlers ?? []).compactMap { nonEmpty($0) } : nil, evidence: nil,
+            satisfied: satisfied, note: nonEmpty(form.note),
+            valid: raw == "close" ? (form.valid == "true" || form.valid == "on") : nil)
+        do {
+            _ = try await CaseActions(app: req.application, db: req.db).perform(caseID: id, input, principal: principal)
+        } catch let problem as Problem where problem.status == .unprocessableEntity {
+            let directory = try await req.application.casesDirectory.get(db: req.db, now: req.now)
+            guard let record = try await CaseRecord.find(id, on: req.db), CaseActions.canRead(principal, record, directory: directory)
+            else { throw Problem.notFound("Case", type: "/problems/case-not-found") }
+            let errors = problem.errors.map { error -> FieldError in
+                let field = error.field.hasPrefix("coHandlers") ? "coHandlers" : error.field
+                let t = Self.strings.table(for: req.preferences.language)
+                let text = error.message.hasPrefix("is required") ? (t["error_required_\(field)"] ?? t["error_required"] ?? error.message)
+                    : error.message
+                return FieldError(field: "\(raw)-\(field)", message: (t["label_\(field)"] ?? field) + "：" + text)
+            }
+            return try await renderDetail(
+                req, principal: principal, record: record, directory: directory, posted: form,
+                errors: errors.isEmpty ? [FieldError(field: "\(raw)-comment", message: problem.detail ?? problem.title)] : errors,
+                status: .unprocessableEntity)
+        } catch let problem as Problem where problem.status == .conflict {
+            flash(req, "error", message(req, problem))
+            return back
+        }
         let t = Self.strings.table(for: req.preferences.language)
-        let page = DetailPage(
-            row: row(record, directory, req),
-            timeline: events.map {
-                EventRow(at: Self.time($0.at), actor: $0.actorName ?? "system", action: $0.action, comment: $0.comment)
-            },
-            flash: req.query[String.self, at: "created"] == "1" ? (t["created"] ?? "") + record.number : nil)
-        return try await req.renderPage("cases/detail", title: (t["case_title"] ?? "") + " " + record.number, strings: Self.strings, page: page)
+        flash(req, "success", (t["flash_done"] ?? "") + (t["action_\(raw)"] ?? raw))
+        return back
+    }
+
+    struct UploadForm: Content {
+        var file: File?
+    }
+
+    /// POST /cases/{id}/attachments — a photo or file from the case page (multipart with the CSRF token).
+    @Sendable func upload(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        try req.verifyCSRF()
+        guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Case", type: "/problems/case-not-found") }
+        let t = Self.strings.table(for: req.preferences.language)
+        let back = req.redirect(to: "/cases/\(id.uuidString.lowercased())", redirectType: .normal)
+        guard let file = (try? req.content.decode(UploadForm.self))?.file, file.data.readableBytes > 0 else {
+            flash(req, "error", t["files_choose"] ?? "")
+            return back
+        }
+        do {
+            let stored = try await CaseAttachmentService(app: req.application, db: req.db).upload(
+                caseID: id, filename: file.filename, data: Data(buffer: file.data), principal: principal)
+            flash(req, "success", (t["flash_uploaded"] ?? "") + stored.filename)
+        } catch let problem as Problem where [.payloadTooLarge, .unsupportedMediaType, .conflict, .unprocessableEntity].contains(problem.status) {
+            flash(req, "error", problem.detail ?? problem.title)
+        }
+        return back
+    }
+
+    /// GET /cases/{id}/attachments/{attachment} — the file, for the reporter and handling staff signed in.
+    @Sendable func download(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let id = req.parameters.get("id", as: UUID.self), let attachment = req.parameters.get("attachment", as: UUID.self)
+        else { throw CaseAttachmentService.notFound }
+        let (file, data) = try await CaseAttachmentService(app: req.application, db: req.db).download(
+            caseID: id, attachmentID: attachment, principal: principal)
+        return CaseAttachmentService.fileResponse(file, data)
     }
 
     /// GET /staff/cases — staff: cases their departments lead or co-handle, newest first.
@@ -260,15 +572,18 @@ struct CasePages: RouteCollection {
         guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
         guard principal.isStaff else { throw Problem.forbidden }
         let departments = Array(principal.departments(with: CaseActions.handlerRoles))
+        let directory = try await req.application.casesDirectory.get(db: req.db, now: req.now)
+        let grids = Array(directory.memberGrids[principal.userID] ?? [])
         let query = CaseRecord.query(on: req.db).filter(\.$status ~~ [.dispatched, .processing, .resolved])
         if !principal.isSystemAdmin {
             query.group(.or) { group in
-                group.filter(\.$departmentID ~~ departments)
+                if !departments.isEmpty { group.filter(\.$departmentID ~~ departments) }
                 for department in departments { group.filter(\.$coHandlers ~~ department.uuidString) }
+                if !grids.isEmpty { group.filter(\.$gridID ~~ grids.map { UUID?.some($0) }) }
             }
         }
-        let records = departments.isEmpty && !principal.isSystemAdmin ? [] : try await query.sort(\.$resolutionDueAt).limit(100).all()
-        let directory = try await req.application.casesDirectory.get(db: req.db, now: req.now)
+        let records = departments.isEmpty && grids.isEmpty && !principal.isSystemAdmin
+            ? [] : try await query.sort(\.$resolutionDueAt).limit(100).all()
         return try await req.renderPage(
             "cases/inbox", titleKey: "inbox_title", strings: Self.strings, page: InboxPage(rows: records.map { row($0, directory, req) }))
     }

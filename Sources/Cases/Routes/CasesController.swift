@@ -53,10 +53,13 @@ struct CasesController: RouteCollection {
             // every case
         } else if principal.isStaff {
             let departments = Array(principal.departments(with: CaseActions.handlerRoles))
-            guard !departments.isEmpty else { return paging.page([]) }
+            let grids = Array(try await req.application.casesDirectory.get(db: req.db, now: req.now).memberGrids[principal.userID] ?? [])
+            guard !departments.isEmpty || !grids.isEmpty else { return paging.page([]) }
             query.group(.or) { group in
-                group.filter(\.$departmentID ~~ departments)
+                if !departments.isEmpty { group.filter(\.$departmentID ~~ departments) }
                 for department in departments { group.filter(\.$coHandlers ~~ department.uuidString) }
+                // Grid members: the cases of their grids.
+                if !grids.isEmpty { group.filter(\.$gridID ~~ grids.map { UUID?.some($0) }) }
             }
         } else {
             query.filter(\.$reporterID == principal.userID)

@@ -121,7 +121,7 @@ struct Open311Controller: RouteCollection {
             description: (body.description?.isEmpty == false ? body.description : nil) ?? "(no description)",
             location: location, address: body.address_string ?? body.address_id, priority: nil, channel: nil, subtype: nil,
             title: nil, department: nil, coHandlers: nil, timeLimitDays: nil,
-            contact: contact.isEmpty ? nil : contact)
+            contact: contact.isEmpty ? nil : contact, mediaUrl: (body.media_url?.isEmpty ?? true) ? nil : body.media_url)
         let record: CaseRecord
         do {
             record = try await CaseService(app: req.application, db: req.db).create(input, principal: nil, forcedChannel: .open311)
@@ -147,6 +147,7 @@ struct Open311Controller: RouteCollection {
         case "category": "service_code"
         case "location.lat": "lat"
         case "location.lon": "long"
+        case "mediaUrl": "media_url"
         default: field
         }
     }
@@ -210,7 +211,14 @@ struct Open311Controller: RouteCollection {
         var notes: [UUID: String] = [:]
         if !ids.isEmpty {
             let events = try await CaseEvent.query(on: req.db).filter(\.$caseID ~~ ids).filter(\.$comment != nil).sort(\.$seq).all()
-            for event in events { notes[event.caseID] = event.comment }
+            for event in events where event.action != "attach" { notes[event.caseID] = event.comment }
+        }
+        var media: [UUID: String] = [:]
+        if !ids.isEmpty {
+            for link in try await CaseAttachment.query(on: req.db).filter(\.$caseID ~~ ids).filter(\.$url != nil).sort(\.$createdAt).all()
+            where media[link.caseID] == nil {
+                media[link.caseID] = link.url
+            }
         }
         return rows.map { record in
             var item: [String: Any] = [
@@ -227,7 +235,7 @@ struct Open311Controller: RouteCollection {
                 "address": record.address ?? "",
                 "address_id": "",
                 "zipcode": "",
-                "media_url": "",
+                "media_url": record.id.flatMap { media[$0] } ?? "",
             ]
             item["status_notes"] = record.id.flatMap { notes[$0] } ?? (record.duplicateOf != nil ? "duplicate report" : "")
             if let lat = record.lat, let lon = record.lon {

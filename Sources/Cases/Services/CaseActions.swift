@@ -1,3 +1,4 @@
+import enum Applications.Notifier
 import Fluent
 import Foundation
 import Identity
@@ -78,7 +79,48 @@ struct CaseActions: Sendable {
         guard principal.isStaff else { return false }
         let departments = [record.departmentID, record.dispatcherID, record.originDepartmentID].compactMap { $0 } + record.coHandlerIDs
         if departments.contains(where: { holds(principal, handlerRoles, in: $0) }) { return true }
+        if let grid = record.gridID, directory.memberGrids[principal.userID]?.contains(grid) == true { return true }
         return isSupervisor(principal, of: record, directory: directory)
+    }
+
+    /// The actions the principal may take on the case now (the same role and state checks as ``perform``),
+    /// in the order the page offers them.
+    static func available(_ principal: Principal, _ record: CaseRecord, directory: CasesDirectory) -> [Action] {
+        guard record.status != .duplicate else { return [] }
+        let lead = record.departmentID
+        let handler = holds(principal, handlerRoles, in: lead)
+        let open = record.status == .dispatched || record.status == .processing
+        var actions: [Action] = []
+        if handler && record.status == .dispatched { actions.append(.accept) }
+        if open && (handler || isSupervisor(principal, of: record, directory: directory)) { actions.append(.dispatch) }
+        if open && handler && directory.escalationTarget(
+            category: record.category, gridRegion: record.gridID.flatMap { directory.grids[$0]?.regionID },
+            currentDepartment: lead, level: record.level) != nil
+        {
+            actions.append(.escalate)
+        }
+        if record.status == .processing && (handler || record.coHandlerIDs.contains { holds(principal, handlerRoles, in: $0) }) {
+            actions.append(.feedback)
+        }
+        if record.status == .resolved && isReviewer(principal, of: record, directory: directory, includeLead: true) {
+            actions.append(.close)
+        }
+        if record.status == .resolved && isReviewer(principal, of: record, directory: directory, includeLead: false) {
+            actions.append(.return)
+        }
+        if open && (isSupervisor(principal, of: record, directory: directory)
+            || holds(principal, reviewerRoles, in: record.originDepartmentID)
+            || holds(principal, reviewerRoles, in: record.dispatcherID))
+        {
+            actions.append(.urge)
+        }
+        let internalTask = record.reporterKind != AccountKind.person.rawValue
+        if record.status == .closed && record.evaluation == nil
+            && (record.reporterID == principal.userID || internalTask && holds(principal, reviewerRoles, in: record.originDepartmentID))
+        {
+            actions.append(.evaluate)
+        }
+        return actions
     }
 
     static func outOfOrder(_ action: String, _ status: CaseStatus) -> Problem {
@@ -148,7 +190,7 @@ struct CaseActions: Sendable {
                     record.departmentID = target
                     record.level = level
                     record.status = .dispatched
-                    try await restartResponse(record, now: now, tx: tx)
+                    try await restartResponse(record, now: now, tx: tx, table: directory.slaTable)
                 }
                 record.coHandlerIDs = coHandlers
                 details["department"] = directory.departments[target]?.code ?? ""
@@ -169,6 +211,14 @@ struct CaseActions: Sendable {
                 if let evidence = input.evidence, !evidence.isEmpty {
                     guard evidence.count <= 20, evidence.allSatisfy({ !$0.isEmpty && $0.count <= 500 }) else {
                         throw Self.required("evidence", "at most 20 references of up to 500 characters")
+                    }
+                    // Attachment ids must name files of this case.
+                    let ids = evidence.compactMap { UUID(uuidString: $0) }
+                    if !ids.isEmpty {
+                        let known = Set(try await CaseAttachment.query(on: tx).filter(\.$caseID == id).filter(\.$id ~~ ids).all().compactMap(\.id))
+                        if let index = evidence.firstIndex(where: { UUID(uuidString: $0).map { !known.contains($0) } ?? false }) {
+                            throw Self.required("evidence[\(index)]", "is not an attachment of this case")
+                        }
                     }
                     details["evidence"] = evidence.joined(separator: "\n")
                 }
@@ -219,10 +269,11 @@ struct CaseActions: Sendable {
                     record.status = .processing
                     record.closedAt = nil
                     record.resolvedAt = nil
-                    let policy = SLAPolicy.policy(type: record.type, priority: record.priority, channel: record.channel)
+                    let policy = SLAPolicy.policy(type: record.type, priority: record.priority, channel: record.channel, table: directory.slaTable)
                     record.resolutionDueAt = policy.resolution.deadline(from: now, calendar: .china)
                     try await CaseTimers.reschedule(on: tx, app: app, record: record, start: now, responseToo: false)
                     details["reopened"] = "true"
+                    try await notifyReporter(record, "case.reopened", note: nil, directory: directory, tx: tx)
                 } else {
                     record.evaluation = satisfied ? "satisfied" : "unsatisfied"
                 }
@@ -238,12 +289,32 @@ struct CaseActions: Sendable {
             try await events.append(
                 on: tx, caseID: id, action: raw, actor: principal, department: eventDepartment, from: from, to: record.status,
                 comment: comment, details: details, at: now)
+            switch (action, record.status) {
+            case (.accept, _): try await notifyReporter(record, "case.accepted", note: nil, directory: directory, tx: tx)
+            case (.feedback, .resolved): try await notifyReporter(record, "case.feedback", note: comment, directory: directory, tx: tx)
+            case (.close, _): try await notifyReporter(record, "case.closed", note: comment, directory: directory, tx: tx)
+            default: break
+            }
             return try await finish(record)
         }
     }
 
-    private func restartResponse(_ record: CaseRecord, now: Date, tx: any Database) async throws {
-        let policy = SLAPolicy.policy(type: record.type, priority: record.priority, channel: record.channel)
+    /// An in-app message to the resident who reported the case (internal tasks and anonymous Open311
+    /// reports have none), written in the action's transaction.
+    private func notifyReporter(
+        _ record: CaseRecord, _ template: String, note: String?, directory: CasesDirectory, tx: any Database
+    ) async throws {
+        guard record.reporterKind == AccountKind.person.rawValue, let reporter = record.reporterID else { return }
+        let department = directory.departments[record.departmentID]
+        var parameters = [
+            "number": record.number, "department": department?.name ?? "", "departmentEn": department?.nameEn ?? "",
+        ]
+        if let note, !note.isEmpty { parameters["note"] = String(note.prefix(500)) }
+        try await Notifier.notify(userID: reporter, template: template, parameters: parameters, tx: tx, clock: app.clock)
+    }
+
+    private func restartResponse(_ record: CaseRecord, now: Date, tx: any Database, table: SLATable) async throws {
+        let policy = SLAPolicy.policy(type: record.type, priority: record.priority, channel: record.channel, table: table)
         record.responseDueAt = policy.response.deadline(from: now, calendar: .china)
         try await CaseTimers.reschedule(on: tx, app: app, record: record, start: now, responseToo: true)
     }
@@ -277,10 +348,10 @@ struct CaseActions: Sendable {
         record.escalations += 1
         record.coHandlerIDs = record.coHandlerIDs.filter { $0 != target.department }
         if automatic {
-            let policy = SLAPolicy.policy(type: record.type, priority: record.priority, channel: record.channel)
+            let policy = SLAPolicy.policy(type: record.type, priority: record.priority, channel: record.channel, table: directory.slaTable)
             record.resolutionDueAt = policy.resolution.deadline(from: now, calendar: .china)
         }
-        try await restartResponse(record, now: now, tx: db)
+        try await restartResponse(record, now: now, tx: db, table: directory.slaTable)
         record.updatedAt = now
         try await record.save(on: db)
         try await CaseEvents(app: app).append(

@@ -43,13 +43,14 @@ struct CaseService: Sendable {
         var timeLimitDays: Int?
         /// Open311 contact (stored masked).
         var contact: String?
+        /// A link to a photo or video of the problem (Open311 `media_url`), kept as a link attachment.
+        var mediaUrl: String?
     }
 
     static let appealSubtypes: Set<String> = [
         "consultation", "help", "complaint", "report", "suggestion", "praise",
         "financing", "hiring", "tax", "business_registration", "other",
     ]
-    static let supervisionSources: Set<String> = ["leader_instruction", "inspection", "hotline", "media", "national_system", "joint_check"]
 
     /// Validates and files a case for `principal` (nil only for Open311 with an API key).
     func create(_ input: CreateRequest, principal: Principal?, forcedChannel: CaseChannel? = nil) async throws -> CaseRecord {
@@ -99,12 +100,15 @@ struct CaseService: Sendable {
         if let subtype = input.subtype {
             switch type {
             case .appeal: errors.check(Self.appealSubtypes.contains(subtype), "subtype", "must be one of \(Self.appealSubtypes.sorted().joined(separator: ", "))")
-            case .supervision: errors.check(Self.supervisionSources.contains(subtype), "subtype", "must be a task source: \(Self.supervisionSources.sorted().joined(separator: ", "))")
+            case .supervision:
+                let sources = directory.taskSources.map(\.code)
+                errors.check(sources.contains(subtype), "subtype", "must be a task source: \(sources.joined(separator: ", "))")
             default: break
             }
         }
         if let days = input.timeLimitDays { errors.check((1...365).contains(days), "timeLimitDays", "must be from 1 to 365") }
         if let address = input.address { errors.check(address.count <= 300, "address", "must be at most 300 characters") }
+        if let media = input.mediaUrl { errors.check(CaseAttachmentService.validMediaURL(media), "mediaUrl", "must be an http or https URL of at most 1000 characters") }
         // Who may file what.
         var originDepartment: UUID?
         if let principal {
@@ -150,7 +154,8 @@ struct CaseService: Sendable {
             throw Problem.validation([FieldError(field: "category", message: "no department handles this category here; add a routing rule")])
         }
         coHandlers.removeAll { $0 == department }
-        let policy = SLAPolicy.policy(type: type, priority: priority, channel: channel, timeLimitDays: input.timeLimitDays)
+        let policy = SLAPolicy.policy(
+            type: type, priority: priority, channel: channel, timeLimitDays: input.timeLimitDays, table: directory.slaTable)
         let now = self.now
         let config = app.casesConfig
         let record = CaseRecord()
@@ -205,9 +210,27 @@ struct CaseService: Sendable {
             try await record.create(on: tx)
             try await CaseStatCounters.apply(before: nil, after: CaseStatCounters.Snapshot(record), on: tx)
             let id = try record.requireID()
+            if let media = input.mediaUrl {
+                let link = CaseAttachment()
+                link.caseID = id
+                link.uploaderID = principal?.userID
+                link.purpose = "report"
+                link.filename = String((URL(string: media)?.lastPathComponent ?? "media").prefix(200))
+                link.contentType = "text/uri-list"
+                link.size = 0
+                link.url = media
+                link.createdAt = now
+                try await link.create(on: tx)
+            }
             var details: [String: String] = ["department": directory.departments[record.departmentID]?.code ?? ""]
             if let gridID, let grid = directory.grids[gridID] { details["grid"] = grid.code }
             if outside { details["outsideGrid"] = "true" }
+            // A grid member's report records the grid they belong to (the reported point's, when theirs).
+            if let principal, let own = directory.memberGrids[principal.userID], !own.isEmpty {
+                let chosen = gridID.flatMap { own.contains($0) ? $0 : nil }
+                    ?? own.compactMap { directory.grids[$0] }.min { $0.code < $1.code }?.id
+                if let chosen, let grid = directory.grids[chosen] { details["reporterGrid"] = grid.code }
+            }
             if let primary {
                 details["duplicateOf"] = primary.number
                 try await events.append(

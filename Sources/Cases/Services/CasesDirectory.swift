@@ -17,6 +17,13 @@ struct CasesDirectory: Sendable {
     var departments: [UUID: DepartmentInfo]
     var departmentsByCode: [String: DepartmentInfo]
     var loadedAt: Date
+    /// Grid members: user → the grids (GridRecord ids) they belong to.
+    var memberGrids: [UUID: Set<UUID>] = [:]
+    /// The administrators' SLA table and supervision task sources in force (with their versions; 0 = code defaults).
+    var slaTable: SLATable = .defaults
+    var slaVersion = 0
+    var taskSources: [TaskSource] = TaskSource.defaults
+    var taskSourcesVersion = 0
 
     struct GridInfo: Sendable {
         var id: UUID
@@ -62,11 +69,27 @@ struct CasesDirectory: Sendable {
         let directory = DirectoryService(db: db)
         let regions = Dictionary(uniqueKeysWithValues: try await directory.regions().map { ($0.id, $0) })
         let departmentList = try await directory.departments()
-        return CasesDirectory(
+        var loaded = CasesDirectory(
             index: GridIndex(entries), grids: grids, categories: categories, rules: rules, regions: regions,
             departments: Dictionary(uniqueKeysWithValues: departmentList.map { ($0.id, $0) }),
             departmentsByCode: Dictionary(departmentList.map { ($0.code, $0) }, uniquingKeysWith: { a, _ in a }),
             loadedAt: now)
+        let gridByRegion = Dictionary(grids.values.map { ($0.regionID, $0.id) }, uniquingKeysWith: { a, _ in a })
+        for member in try await GridMember.query(on: db).all() {
+            guard let grid = gridByRegion[member.gridRegionID] else { continue }
+            loaded.memberGrids[member.userID, default: []].insert(grid)
+        }
+        if let row = try await CaseSettingsService.latest("sla", db: db) {
+            loaded.slaTable = SLATable.from(json: row.body)
+            loaded.slaVersion = row.version
+        }
+        if let row = try await CaseSettingsService.latest("task_sources", db: db),
+            let sources = try? JSONDecoder().decode([TaskSource].self, from: Data(row.body.utf8)), !sources.isEmpty
+        {
+            loaded.taskSources = sources
+            loaded.taskSourcesVersion = row.version
+        }
+        return loaded
     }
 
     /// The region and its ancestors, nearest first.

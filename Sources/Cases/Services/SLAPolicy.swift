@@ -64,21 +64,28 @@ struct OfficeHours: Sendable {
 }
 
 /// Response and resolution allowances per case type and priority (hotline appeals: 30-minute first response).
-struct SLAPolicy: Sendable {
+struct SLAPolicy: Sendable, Equatable {
     var response: SLADuration
     var resolution: SLADuration
 
-    static func policy(type: CaseType, priority: CasePriority, channel: CaseChannel, timeLimitDays: Int? = nil) -> SLAPolicy {
-        var policy: SLAPolicy
+    /// The code defaults (used until an administrator changes the table, see ``SLATable``).
+    static func defaultPolicy(type: CaseType, priority: CasePriority) -> SLAPolicy {
         switch (type, priority) {
-        case (.gridEvent, .normal): policy = SLAPolicy(response: .workingHours(2), resolution: .workingDays(5))
-        case (.gridEvent, .urgent): policy = SLAPolicy(response: .minutes(30), resolution: .workingDays(1))
-        case (.appeal, .normal): policy = SLAPolicy(response: .workingDays(1), resolution: .workingDays(15))
-        case (.appeal, .urgent): policy = SLAPolicy(response: .workingHours(2), resolution: .workingDays(5))
-        case (.supervision, .normal): policy = SLAPolicy(response: .workingDays(1), resolution: .workingDays(10))
-        case (.supervision, .urgent): policy = SLAPolicy(response: .workingHours(4), resolution: .workingDays(3))
+        case (.gridEvent, .normal): SLAPolicy(response: .workingHours(2), resolution: .workingDays(5))
+        case (.gridEvent, .urgent): SLAPolicy(response: .minutes(30), resolution: .workingDays(1))
+        case (.appeal, .normal): SLAPolicy(response: .workingDays(1), resolution: .workingDays(15))
+        case (.appeal, .urgent): SLAPolicy(response: .workingHours(2), resolution: .workingDays(5))
+        case (.supervision, .normal): SLAPolicy(response: .workingDays(1), resolution: .workingDays(10))
+        case (.supervision, .urgent): SLAPolicy(response: .workingHours(4), resolution: .workingDays(3))
         }
-        if type == .appeal && channel == .hotline { policy.response = .minutes(30) }
+    }
+
+    /// The allowances for a case from `table` (the administrators' table in force; the defaults without one).
+    static func policy(
+        type: CaseType, priority: CasePriority, channel: CaseChannel, timeLimitDays: Int? = nil, table: SLATable = .defaults
+    ) -> SLAPolicy {
+        var policy = table.policy(type, priority)
+        if type == .appeal && channel == .hotline { policy.response = table.hotlineResponse }
         if let timeLimitDays { policy.resolution = .workingDays(timeLimitDays) }
         return policy
     }
