@@ -6,6 +6,7 @@ TONGBAN_BIN (default .build/debug/tongban)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import requests
 from playwright.sync_api import sync_playwright
 
-from conftest import HTTP_TIMEOUT, page_login
+from conftest import HTTP_TIMEOUT, form_login, page_login
 
 CHROMIUM = os.environ.get("TONGBAN_CHROMIUM", "/usr/bin/chromium")
 BINARY = Path(os.environ.get("TONGBAN_BIN", Path(__file__).resolve().parents[2] / ".build" / "debug" / "tongban"))
@@ -25,11 +26,8 @@ def verify_offline(trust_list: str, payload: str) -> subprocess.CompletedProcess
 
 
 def test_device_script_registers_goes_offline_and_signs_codes_that_verify(base_url):
-    trust = requests.get(f"{base_url}/.well-known/tongban-codes-trust-list.json", timeout=HTTP_TIMEOUT)
-    assert trust.status_code == 200
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         trust_file = os.path.join(tmp, "trust.json")
-        Path(trust_file).write_text(trust.text, encoding="utf-8")
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
             context = browser.new_context(locale="zh-CN")
@@ -53,6 +51,10 @@ def test_device_script_registers_goes_offline_and_signs_codes_that_verify(base_u
                 open.onerror = () => reject(open.error);
             })""")
             assert extractable == [False, "Ed25519"]
+            # The verifier's copy of the trust list, taken while online (the platform key exists by now).
+            trust = requests.get(f"{base_url}/.well-known/tongban-codes-trust-list.json", timeout=HTTP_TIMEOUT)
+            assert trust.status_code == 200
+            Path(trust_file).write_text(trust.text, encoding="utf-8")
 
             # Offline: the page keeps signing fresh codes by itself.
             context.set_offline(True)
@@ -84,7 +86,19 @@ def test_device_script_registers_goes_offline_and_signs_codes_that_verify(base_u
 
 
 def test_device_registration_page_endpoint_needs_session_and_csrf(base_url):
-    anonymous = requests.post(f"{base_url}/codes/devices", json={"publicKey": "x"}, timeout=HTTP_TIMEOUT,
-                              allow_redirects=False)
+    json_headers = {"accept": "application/json"}
+    anonymous = requests.post(f"{base_url}/codes/devices", json={"publicKey": "x"}, headers=json_headers,
+                              timeout=HTTP_TIMEOUT, allow_redirects=False)
     assert anonymous.status_code == 401
     assert anonymous.headers["content-type"].startswith("application/problem+json")
+    session, _ = form_login(base_url, "demo-citizen")
+    page = session.get(f"{base_url}/codes", timeout=HTTP_TIMEOUT)
+    assert page.status_code == 200 and 'id="offline-code"' in page.text and "/codes/device.js" in page.text
+    token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    no_token = session.post(f"{base_url}/codes/devices", json={"publicKey": "x"}, headers=json_headers, timeout=HTTP_TIMEOUT)
+    assert no_token.status_code == 403
+    bad_key = session.post(f"{base_url}/codes/devices", json={"publicKey": "x", "_csrf": token}, headers=json_headers,
+                           timeout=HTTP_TIMEOUT)
+    assert bad_key.status_code == 422
+    assert bad_key.headers["content-type"].startswith("application/problem+json")
+    assert any(e["field"] == "publicKey" for e in bad_key.json()["errors"])
