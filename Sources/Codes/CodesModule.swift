@@ -19,6 +19,7 @@ public struct CodesModule: TongbanModule {
         app.codeKeyCache = CodeKeyCache()
         app.codeScanWriter = ScanWriter(database: { [unowned app] in app.db })
         app.acceptedCodes = AcceptedCodes()
+        app.codeHolderCache = CodeHolderCache()
         let environment = ProcessInfo.processInfo.environment
         app.lookupSettings = LookupSettings.fromEnvironment(environment)
         app.lookupBreakers = CircuitBreakers(

@@ -107,7 +107,7 @@ public struct VerificationService: Sendable {
         let claims = verified.claims
         record.codeType = claims.typ.rawValue
         record.nonce = claims.jti
-        guard let holder = try await CodeHolder.query(on: db).filter(\.$pseudonym == claims.sub).first(),
+        guard let holder = try await cachedHolder(pseudonym: claims.sub),
             let user = try await User.find(holder.userID, on: db), !user.disabled
         else { return Outcome(answer: try await self.fail(record, .revoked, now: app.clock.now()), duplicate: false) }
         record.holderID = holder.id
@@ -183,6 +183,15 @@ public struct VerificationService: Sendable {
                 valid: true, reason: "ok", attributes: attributes, codeType: claims.typ.rawValue, expiresAt: claims.expiresAt,
                 scanId: scan.id, encounterId: encounter?.id),
             duplicate: false)
+    }
+
+    /// The holder of a pseudonym (cached once read: the link never changes).
+    func cachedHolder(pseudonym: String) async throws -> CodeHolder? {
+        let cache = app.codeHolderCache
+        if let holder = cache.holder(pseudonym: pseudonym) { return holder }
+        guard let holder = try await CodeHolder.query(on: db).filter(\.$pseudonym == pseudonym).first() else { return nil }
+        if !db.inTransaction { cache.remember(holder) }
+        return holder
     }
 
     /// Records a refused scan (nothing disclosed; online ones through the group-commit writer) and answers.
