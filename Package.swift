@@ -104,7 +104,7 @@ let package = Package(
         ),
         .target(
             name: "Codes",
-            dependencies: ["TongbanCore", "Identity", "Web", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TongbanCore", "Identity", "Web", "Applications", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -154,7 +154,7 @@ let package = Package(
         .testTarget(name: "DataSharingTests", dependencies: ["DataSharing", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CELTests", dependencies: ["CEL"], swiftSettings: swiftSettings),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "CEL", "Identity", "DataSharing", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "CodesTests", dependencies: ["Codes", "Identity", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "CodesTests", dependencies: ["Codes", "Identity", "Applications", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "CasesTests", dependencies: ["Cases", "Identity", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "AppTests", dependencies: ["TongbanApp", "TestSupport"], swiftSettings: swiftSettings),
     ],

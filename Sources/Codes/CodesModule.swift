@@ -17,6 +17,9 @@ public struct CodesModule: TongbanModule {
     public func boot(_ app: Application) throws {
         app.codesSettings = CodesSettings.fromEnvironment(ProcessInfo.processInfo.environment)
         app.codeKeyCache = CodeKeyCache()
+        app.codeScanWriter = ScanWriter(database: { [unowned app] in app.db })
+        app.acceptedCodes = AcceptedCodes()
+        app.codeHolderCache = CodeHolderCache()
         let environment = ProcessInfo.processInfo.environment
         app.lookupSettings = LookupSettings.fromEnvironment(environment)
         app.lookupBreakers = CircuitBreakers(
@@ -24,6 +27,7 @@ public struct CodesModule: TongbanModule {
             cooldown: environment["TONGBAN_LOOKUP_BREAKER_SECONDS"].flatMap(Double.init).map { max(1, $0) } ?? 30)
         app.lateAnswers = LateAnswers()
         app.livenessHook = .development
+        app.jobs.register(LookupService.lateJob) { job, app in try await LookupService.runLateJob(job, app: app) }
         try app.register(collection: CodesController())
         try app.register(collection: VerifierAdminController())
         try app.register(collection: CodePages())
@@ -144,6 +148,30 @@ public struct CodesModule: TongbanModule {
             .POST, "/api/v1/codes/disputes/{id}/status", summary: "Move a dispute forward (system admin)", tag: tag,
             requiresAuth: true, request: Schema.object(["status": Schema.string, "note": Schema.string]), response: dispute,
             problems: [401, 403, 404, 409, 422]))
+        // The contract real providers implement (the platform is the client; the simulator serves it too).
+        docs.addSchema("CodesProviderRequest", [
+            "type": "object", "required": ["idNumber"],
+            "properties": ["idNumber": ["type": "string", "description": "The person's 18-character resident ID number."]],
+            "description": """
+                一证通查 provider contract (outbound: the platform calls the provider). `POST <provider endpoint>` with \
+                `Content-Type: application/json`, `Authorization: Bearer <credentials>` (the credentials registered with the \
+                provider) and this body. The provider answers `200` with `CodesProviderAnswer` within the provider's \
+                `timeoutMs`; any other status, a body that is not that JSON, or a number that is not 5–20 digits is a failure \
+                (retried with back-off, counted by the circuit breaker). A provider that misses its timeout is asked again \
+                (the same request) with back-off until 48 hours have passed.
+                """,
+        ])
+        docs.addSchema("CodesProviderAnswer", [
+            "type": "object", "required": ["numbers"],
+            "properties": [
+                "numbers": [
+                    "type": "array", "maxItems": 100,
+                    "items": ["type": "string", "pattern": "^[0-9]{5,20}$"],
+                    "description": "Full mobile numbers registered under the ID number (the platform masks them before storing).",
+                ]
+            ],
+            "description": "The provider's answer to `CodesProviderRequest` (HTTP 200, application/json).",
+        ])
         docs.add(APIOperation(
             .GET, "/.well-known/tongban-codes-trust-list.json", summary: "Platform code keys (JWK), clock skew, revoked device certificates",
             tag: tag, response: Schema.object(["version": Schema.integer, "keys": Schema.array(Schema.object([:]))]), problems: []))

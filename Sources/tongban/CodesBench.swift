@@ -24,10 +24,20 @@ extension Bench {
         @ArgumentParser.Option(name: .long, help: "Concurrent lookups.") var lookupConcurrency = 8
         @ArgumentParser.Option(name: .long, help: "Database URL (default: a new SQLite file in a temporary directory).")
         var database: String?
+        @ArgumentParser.Option(
+            name: .long,
+            help: "Soak: after the rates, start lookups at a fixed --soak-rate for this many seconds (open loop; 0 = no soak).")
+        var soakSeconds = 0.0
+        @ArgumentParser.Option(name: .long, help: "Soak: lookups started per second.") var soakRate = 50.0
+        @ArgumentParser.Flag(name: .long, help: "Only the lookup measurements (and the soak): skip issuance and verification.")
+        var lookupsOnly = false
 
         func validate() throws {
             guard (0.1...60).contains(seconds) else { throw ValidationError("--seconds must be 0.1–60") }
             guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be 1–1024") }
+            guard (0...86_400).contains(soakSeconds) else { throw ValidationError("--soak-seconds must be 0–86400") }
+            guard (0.1...1000).contains(soakRate) else { throw ValidationError("--soak-rate must be 0.1–1000") }
+            guard !lookupsOnly || providers > 0 else { throw ValidationError("--lookups-only needs --providers > 0") }
         }
 
         func run() async throws {
@@ -62,6 +72,10 @@ extension Bench {
             let principal = Principal(userID: try citizen.requireID(), username: citizen.username, kind: .person, grants: [])
             let service = CodeService(app: app)
             _ = try await service.issue(type: .identity, principal: principal)
+            if lookupsOnly {
+                print("bench codes" + (try await lookups(app, principal: principal)))
+                return
+            }
 
             BenchLicences.progress("issuing codes (\(concurrency) tasks, \(seconds) s)")
             let (codes, issueSeconds) = try await concurrently { try await service.issue(type: .identity, principal: principal).payload }
@@ -160,9 +174,53 @@ extension Bench {
             let p95 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))] * 1000
             let deadline = Date().addingTimeInterval(10)
             while app.lateAnswers.count > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            return String(
+            var result = String(
                 format: "; lookups over %d providers: %d in %.1f s = %.1f/s, p50 %.0f ms, p95 %.0f ms",
                 providers + 3, times.count, elapsed, Double(times.count) / elapsed, p50, p95)
+            if soakSeconds > 0 { result += try await soak(service, principal: principal) }
+            return result
+        }
+
+        /// The soak: one lookup started every 1/`soakRate` s for `soakSeconds` (open loop: a slow answer does not
+        /// delay the next start), each in its own task; errors, lateness of the schedule and answer-time percentiles.
+        func soak(_ service: LookupService, principal: Principal) async throws -> String {
+            let total = Int((soakSeconds * soakRate).rounded())
+            BenchLicences.progress("soak: \(total) lookups at \(soakRate)/s over \(soakSeconds) s (open loop)")
+            let start = ContinuousClock.now
+            let expected = providers + 3
+            let results = await withTaskGroup(of: (Double, String?).self) { group in
+                for n in 0..<total {
+                    let due = start.advanced(by: .seconds(Double(n) / soakRate))
+                    try? await Task.sleep(until: due, clock: .continuous)
+                    group.addTask {
+                        let begun = ContinuousClock.now
+                        do {
+                            let view = try await service.query(principal: principal, livenessToken: "soak")
+                            let took = begun.duration(to: .now)
+                            let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
+                            return (seconds, view.total == expected ? nil : "asked \(view.total) providers")
+                        } catch {
+                            return (0, String(describing: error))
+                        }
+                    }
+                    if n > 0, n % Int(max(1, soakRate * 30)) == 0 {
+                        BenchLicences.progress("soak: \(n) started")
+                    }
+                }
+                var all: [(Double, String?)] = []
+                for await item in group { all.append(item) }
+                return all
+            }
+            let elapsed = start.duration(to: .now)
+            let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let errors = results.compactMap(\.1)
+            let times = results.filter { $0.1 == nil }.map(\.0).sorted()
+            func percentile(_ p: Double) -> Double { times.isEmpty ? 0 : times[min(times.count - 1, Int(Double(times.count) * p))] * 1000 }
+            if let first = errors.first { BenchLicences.progress("soak: first error: \(first)") }
+            return String(
+                format: "; soak %.0f s at %.0f/s: %d lookups in %.1f s = %.1f/s, %d errors, p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms",
+                soakSeconds, soakRate, results.count, elapsedSeconds, Double(results.count) / elapsedSeconds, errors.count,
+                percentile(0.5), percentile(0.95), percentile(0.99), times.last.map { $0 * 1000 } ?? 0)
         }
     }
 }

@@ -34,31 +34,17 @@ struct Sim: AsyncParsableCommand {
             guard latencyMs >= 0, slowMs >= 0 else { throw ValidationError("latencies must not be negative") }
         }
 
-        struct Body: Content { var idNumber: String }
-        struct Answer: Content { var numbers: [String] }
-
         func run() async throws {
             let app = try await Application.make(Environment(name: "production", arguments: ["tongban"]))
             app.logger.logLevel = .warning
-            let slow = Int((Double(count) * slowShare).rounded())
-            let failing = Int((Double(count) * failShare).rounded())
-            let count = self.count, latency = latencyMs, slowLatency = slowMs
-            app.post("providers", ":n") { req async throws -> Answer in
-                guard let n = req.parameters.get("n", as: Int.self), (0..<count).contains(n) else { throw Abort(.notFound) }
-                let body = try req.content.decode(Body.self)
-                let isSlow = n >= count - slow
-                let isFailing = !isSlow && n >= count - slow - failing
-                try await Task.sleep(for: .milliseconds(isSlow ? slowLatency : latency))
-                if isFailing { throw Abort(.serviceUnavailable) }
-                let simulated = SimulatedProvider(name: "provider-\(n)", latency: .zero, failureRate: 0)
-                return Answer(numbers: try await simulated.numbers(idNumber: body.idNumber))
-            }
+            let simulator = ProviderSimulator(
+                count: count, latencyMs: latencyMs, slowMs: slowMs, slowShare: slowShare, failShare: failShare)
+            simulator.register(on: app)
             app.http.server.configuration.hostname = host
             app.http.server.configuration.port = port
             var lines = ""
-            for n in 0..<count {
-                let kind = n < min(93, count) ? "carrier" : "reseller"
-                lines += #"{"name":"sim-provider-\#(n)","kind":"\#(kind)","endpoint":"http://\#(host):\#(port)/providers/\#(n)"}"# + "\n"
+            for provider in simulator.providers(baseURL: "http://\(host):\(port)") {
+                lines += #"{"name":"\#(provider.name)","kind":"\#(provider.kind.rawValue)","endpoint":"\#(provider.endpoint)"}"# + "\n"
             }
             FileHandle.standardOutput.write(Data(lines.utf8))
             do {

@@ -54,6 +54,7 @@ PAGES = [
     ("my-appointments", "/me/appointments", "demo-citizen"),
     ("appointment-reschedule", "/me/appointments/{booking}/reschedule", "demo-citizen"),
     ("staff-hall-bookings", "/staff/halls/{hall}/bookings?date={hall_date}", "demo-clerk"),
+    ("codes-holder", "/codes", "demo-citizen"),
     ("verify", "/verify", None),
     ("verify-valid", "/verify?p={licence_payload}", None),
     ("verify-tampered", "/verify?p={licence_payload}x", None),

@@ -56,6 +56,11 @@ public enum NotificationTemplates {
             titleZh: "云现勘已完成：办件 {number}", titleEn: "Remote inspection completed: application {number}",
             bodyZh: "办件 {number} 的现场勘验结论：{result}。{note:说明：}",
             bodyEn: "The site inspection for application {number} concluded: {result}.{note: Note: }")
+        // Codes: the last late answer of a 一证通查 query is in (or the 48-hour window ended).
+        table["codes.lookup.complete"] = Template(
+            titleZh: "一证通查结果已全部返回", titleEn: "Your number lookup is complete",
+            bodyZh: "您的一证通查已完成：{answered}/{total} 家运营商已答复，共查到 {numbers} 个号码。请登录查看；如有非本人办理的号码，可在线提出异议。",
+            bodyEn: "Your number lookup is complete: {answered} of {total} providers answered, {numbers} numbers found. Sign in to see them and report any number that is not yours.")
         table["task.warning"] = Template(
             titleZh: "办件临近时限：{task}（{number}）", titleEn: "Task nearing its time limit: {task} ({number})",
             bodyZh: "待办“{task}”（办件 {number}）已用去 80% 的办理时限，请于 {due} 前办结。",

@@ -1,3 +1,4 @@
+import Applications
 import Fluent
 import Foundation
 import Identity
@@ -11,25 +12,57 @@ import Vapor
 /// - `TONGBAN_LOOKUP_RETRIES`: attempts per provider within its timeout (default 3), with back-off from 50 ms.
 /// - `TONGBAN_LOOKUP_BREAKER_THRESHOLD` / `TONGBAN_LOOKUP_BREAKER_SECONDS`: consecutive failures that open a
 ///   provider's circuit (default 5) and how long it stays open (default 30).
+/// - `TONGBAN_LOOKUP_LATE_RETRY_SECONDS`: first delay before a late provider is asked again (default 60), doubling
+///   up to `TONGBAN_LOOKUP_LATE_RETRY_MAX_SECONDS` (default 3600), until the 48-hour window ends.
 public struct LookupSettings: Sendable {
     public var perDay: Int
     public var attempts: Int
     public var backoff: Duration
     /// How long a late answer is awaited (48 hours).
     public var lateWindow: Duration
+    /// First delay before a provider that missed its timeout is asked again (persistent job), doubling each time.
+    public var lateRetry: Duration
+    /// Longest delay between two late re-asks.
+    public var lateRetryMax: Duration
+    /// How long one late re-ask may take (shorter than the job lease of 60 s).
+    public var lateAttemptTimeout: Duration
+    /// Whether the serving process also keeps awaiting the call that missed its timeout (the fast path; the
+    /// persistent job is the one that survives a restart). Tests turn it off to act out a restart.
+    public var awaitInFlight: Bool
 
-    public init(perDay: Int = 3, attempts: Int = 3, backoff: Duration = .milliseconds(50), lateWindow: Duration = .seconds(48 * 3600)) {
+    public init(
+        perDay: Int = 3, attempts: Int = 3, backoff: Duration = .milliseconds(50), lateWindow: Duration = .seconds(48 * 3600),
+        lateRetry: Duration = .seconds(60), lateRetryMax: Duration = .seconds(3600), lateAttemptTimeout: Duration = .seconds(30),
+        awaitInFlight: Bool = true
+    ) {
         self.perDay = perDay
         self.attempts = attempts
         self.backoff = backoff
         self.lateWindow = lateWindow
+        self.lateRetry = lateRetry
+        self.lateRetryMax = lateRetryMax
+        self.lateAttemptTimeout = lateAttemptTimeout
+        self.awaitInFlight = awaitInFlight
     }
 
     static func fromEnvironment(_ env: [String: String]) -> LookupSettings {
         var settings = LookupSettings()
         if let value = env["TONGBAN_LOOKUPS_PER_DAY"].flatMap(Int.init), (1...1000).contains(value) { settings.perDay = value }
         if let value = env["TONGBAN_LOOKUP_RETRIES"].flatMap(Int.init), (1...10).contains(value) { settings.attempts = value }
+        if let value = env["TONGBAN_LOOKUP_LATE_RETRY_SECONDS"].flatMap(Int.init), (1...86_400).contains(value) {
+            settings.lateRetry = .seconds(value)
+        }
+        if let value = env["TONGBAN_LOOKUP_LATE_RETRY_MAX_SECONDS"].flatMap(Int.init), (1...86_400).contains(value) {
+            settings.lateRetryMax = .seconds(value)
+        }
         return settings
+    }
+
+    /// The delay before late re-ask number `attempt` (1-based): `lateRetry` doubling, at most `lateRetryMax`.
+    func lateDelay(attempt: Int) -> TimeInterval {
+        let first = Double(lateRetry.components.seconds) + Double(lateRetry.components.attoseconds) / 1e18
+        let most = Double(lateRetryMax.components.seconds) + Double(lateRetryMax.components.attoseconds) / 1e18
+        return min(most, first * pow(2, Double(min(max(0, attempt - 1), 40))))
     }
 }
 
@@ -97,6 +130,9 @@ public struct LookupService: Sendable {
     }
 
     static let notFound = Problem(.notFound, type: "/problems/lookup-not-found", title: "Lookup not found")
+
+    /// The notification template sent when a query's last late answer is in (Applications' templates).
+    public static let completedTemplate = "codes.lookup.complete"
 
     // MARK: - Registry
 
@@ -229,16 +265,31 @@ public struct LookupService: Sendable {
         }
         let answeredAt = app.clock.now()
         let complete = !outcomes.values.contains { $0.status == .pending }
+        // Every provider that missed its timeout gets a persistent re-ask job (until the 48-hour window ends),
+        // written with the pending rows: a restart loses no late answer.
+        let deadline = now.addingTimeInterval(Self.seconds(settings.lateWindow))
+        let lateJobs = try outcomes.filter { $0.value.status == .pending }.map { providerID, _ in
+            try JobQueue.NewJob(
+                kind: Self.lateJob, payload: LatePayload(query: queryID, provider: providerID, attempt: 1, deadline: deadline),
+                runAt: min(deadline, answeredAt.addingTimeInterval(settings.lateDelay(attempt: 1))),
+                dedupeKey: Self.lateKey(queryID, providerID, attempt: 1), maxAttempts: 3)
+        }
         try await db.writeTransaction { tx in
-            for (providerID, outcome) in outcomes {
+            try await JobQueue(db: tx, clock: app.clock).enqueueNew(lateJobs)
+            // Multi-row INSERTs (100 answers each, within SQLite's bound-parameter limit).
+            let answers = outcomes.map { providerID, outcome in
                 let answer = LookupAnswer()
+                answer.id = UUID()
                 answer.queryID = queryID
                 answer.providerID = providerID
                 answer.status = outcome.status
                 answer.numbers = (try? JSONText.encode(outcome.numbers.map(Masking.phone))) ?? "[]"
                 answer.attempts = outcome.attempts
                 answer.answeredAt = outcome.status == .answered ? answeredAt : nil
-                try await answer.create(on: tx)
+                return answer
+            }
+            for start in stride(from: 0, to: answers.count, by: 100) {
+                try await Array(answers[start..<min(answers.count, start + 100)]).create(on: tx)
             }
             if complete {
                 try await LookupQuery.query(on: tx).filter(\.$id == queryID).set(\.$status, to: "complete")
@@ -276,8 +327,13 @@ public struct LookupService: Sendable {
                 try? await Task.sleep(for: backoff)
                 backoff = backoff * 2
             case nil:
-                // Timed out: the call goes on; its answer (or failure) is recorded when it comes.
-                awaitLate(call, providerID: providerID, queryID: queryID, window: settings.lateWindow)
+                // Timed out: the call goes on (its answer is recorded when it comes); the persistent job written
+                // with the pending row asks again later if this process forgets the call.
+                if settings.awaitInFlight {
+                    awaitLate(call, providerID: providerID, queryID: queryID, window: settings.lateWindow)
+                } else {
+                    call.cancel()
+                }
                 return Outcome(status: .pending, numbers: [], attempts: attempts)
             }
         }
@@ -302,24 +358,92 @@ public struct LookupService: Sendable {
         return result
     }
 
-    /// Records a late answer and completes the query (notifying the person) when it was the last one pending.
+    /// Awaits the call that missed its timeout in this process and records its answer when it comes. A failure
+    /// or no answer records nothing: the persistent re-ask job decides (and fails the provider after the window).
     func awaitLate(_ call: Task<[String], any Error>, providerID: UUID, queryID: UUID, window: Duration) {
         let app = self.app
         let tracker = app.lateAnswers
         tracker.started()
         Task {
             defer { tracker.finished() }
-            let result = await Self.race(call, against: window)
-            let numbers: [String]?
-            switch result {
-            case .success(let value)?: numbers = value
-            default: numbers = nil
-            }
+            guard case .success(let numbers)? = await Self.race(call, against: window) else { return }
             do {
                 try await LookupService(app: app).recordLate(numbers, providerID: providerID, queryID: queryID)
             } catch {
                 app.logger.warning("late lookup answer not recorded", metadata: ["lookup.id": .string(queryID.uuidString)])
             }
+        }
+    }
+
+    // MARK: - Late answers (persistent)
+
+    /// Job kind: asks a provider that missed its timeout again, until the late window ends.
+    public static let lateJob = "codes.lookup.late"
+
+    /// The re-ask job's payload (no personal data: the ID number is read from the person's account).
+    struct LatePayload: Codable, Sendable {
+        var query: UUID
+        var provider: UUID
+        var attempt: Int
+        var deadline: Date
+    }
+
+    static func lateKey(_ query: UUID, _ provider: UUID, attempt: Int) -> String {
+        "codes.late:\(query.uuidString.lowercased()):\(provider.uuidString.lowercased()):\(attempt)"
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// The `codes.lookup.late` job handler.
+    static func runLateJob(_ job: Job, app: Application) async throws {
+        let payload = try JobQueue(db: app.db, clock: app.clock).payload(of: job, as: LatePayload.self)
+        try await LookupService(app: app).askAgain(payload)
+    }
+
+    /// One late re-ask: records the answer; or, once the window has ended, marks the provider failed (which
+    /// completes the query when it was the last one pending); otherwise schedules the next re-ask with back-off.
+    func askAgain(_ payload: LatePayload) async throws {
+        guard let answer = try await LookupAnswer.query(on: db).filter(\.$queryID == payload.query)
+            .filter(\.$providerID == payload.provider).first(), answer.status == .pending
+        else { return }
+        let now = app.clock.now()
+        guard now < payload.deadline else {
+            try await recordLate(nil, providerID: payload.provider, queryID: payload.query)
+            return
+        }
+        let settings = app.lookupSettings
+        let breakers = app.lookupBreakers
+        var numbers: [String]?
+        if let provider = try await LookupProvider.find(payload.provider, on: db), provider.status == .active,
+            let query = try await LookupQuery.find(payload.query, on: db),
+            let idNumber = try await User.find(query.userID, on: db)?.idNumber,
+            breakers.allows(payload.provider, now: now)
+        {
+            let client = self.client(for: provider)
+            let call = Task { try await client.numbers(idNumber: idNumber) }
+            switch await Self.race(call, against: settings.lateAttemptTimeout) {
+            case .success(let value)?:
+                breakers.success(payload.provider)
+                numbers = value
+            case .failure?:
+                breakers.failure(payload.provider, now: app.clock.now())
+            case nil:
+                call.cancel()
+            }
+        }
+        if let numbers {
+            try await recordLate(numbers, providerID: payload.provider, queryID: payload.query)
+            return
+        }
+        let attempt = payload.attempt + 1
+        try await db.writeTransaction { tx in
+            try await LookupAnswer.query(on: tx).filter(\.$id == answer.requireID()).set(\.$attempts, to: answer.attempts + 1).update()
+            try await JobQueue(db: tx, clock: app.clock).enqueue(
+                kind: Self.lateJob, payload: LatePayload(query: payload.query, provider: payload.provider, attempt: attempt, deadline: payload.deadline),
+                runAt: min(payload.deadline, app.clock.now().addingTimeInterval(settings.lateDelay(attempt: attempt))),
+                dedupeKey: Self.lateKey(payload.query, payload.provider, attempt: attempt), maxAttempts: 3)
         }
     }
 
@@ -344,11 +468,18 @@ public struct LookupService: Sendable {
             query.completedAt = now
             query.notifiedAt = now
             try await query.update(on: tx)
+            // The person is told in-app and by SMS (the Applications notifier: inbox row plus an SMS outbox copy
+            // delivered by its job through the pluggable `app.notificationSender`).
+            let answers = try await LookupAnswer.query(on: tx).filter(\.$queryID == queryID).all()
+            let answered = answers.filter { $0.status == .answered || $0.status == .late }
+            let found = answered.reduce(0) { $0 + ((try? JSONText.decode([String].self, $1.numbers))?.count ?? 0) }
+            try await Notifier.notify(
+                userID: query.userID, template: Self.completedTemplate,
+                parameters: ["answered": String(answered.count), "total": String(answers.count), "numbers": String(found)],
+                channels: [.inbox, .sms], tx: tx, clock: app.clock)
             return query
         }
         if let finished {
-            // The in-app notification is the query itself (notifiedAt); the SMS goes through the audit-recorded
-            // notification event until a Codes-side SMS sender exists.
             try await app.audit?.record(
                 kind: "codes.lookup.notified", actor: nil, subject: "lookup:\(queryID.uuidString.lowercased())",
                 details: ["user": finished.userID.uuidString.lowercased()])

@@ -65,6 +65,12 @@ public struct HTTPNumberProvider: NumberProvider {
     let endpoint: String
     let credentials: String
 
+    public init(client: any Client, endpoint: String, credentials: String) {
+        self.client = client
+        self.endpoint = endpoint
+        self.credentials = credentials
+    }
+
     struct Body: Content { var idNumber: String }
     struct Answer: Content { var numbers: [String] }
 
@@ -74,7 +80,20 @@ public struct HTTPNumberProvider: NumberProvider {
             if !credentials.isEmpty { req.headers.bearerAuthorization = BearerAuthorization(token: credentials) }
         }
         guard response.status == .ok else { throw ProviderFailure(description: "HTTP \(response.status.code)") }
-        return try response.content.decode(Answer.self).numbers
+        return try Self.decode(response.body)
+    }
+
+    /// Reads a 200 body strictly: JSON `{"numbers":[…]}` whatever the content type says, every number 5–20 ASCII
+    /// digits; anything else is a failure (never a crash, never a partial answer).
+    static func decode(_ body: ByteBuffer?) throws -> [String] {
+        guard let body, body.readableBytes > 0 else { throw ProviderFailure(description: "empty answer") }
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(buffer: body)) else {
+            throw ProviderFailure(description: "answer is not {\"numbers\":[…]}")
+        }
+        guard answer.numbers.count <= 100,
+            answer.numbers.allSatisfy({ (5...20).contains($0.utf8.count) && $0.utf8.allSatisfy { (48...57).contains($0) } })
+        else { throw ProviderFailure(description: "answer has malformed numbers") }
+        return answer.numbers
     }
 }
 

@@ -31,6 +31,20 @@ struct CodePages: RouteCollection {
         "codes_outcome": ("结果", "Outcome"),
         "codes_ok": ("通过", "accepted"),
         "codes_nothing": ("无（仅核验有效性）", "nothing (validity only)"),
+        "codes_offline_title": ("离线码（本设备签发）", "Offline code (signed by this device)"),
+        "codes_offline_intro": (
+            "启用后，本设备保存一把不可导出的密钥，没有网络时也能每 5 秒生成新的码。离线二维码尚未实现：离线时显示码的文本，核验设备可读取或粘贴该文本。",
+            "Once enabled, this device keeps a key that cannot be exported and signs a new code every 5 seconds, even without network. An offline QR picture is not available yet: offline, the code is shown as text that a scanner can read or a verifier can paste."
+        ),
+        "codes_offline_register": ("在本设备启用离线码", "Use offline codes on this device"),
+        "codes_offline_none": ("本设备尚未启用离线码。", "Offline codes are not set up on this device."),
+        "codes_offline_registering": ("正在生成密钥并申请设备证书……", "Creating a key and requesting the device certificate…"),
+        "codes_offline_ready": ("离线码已启用（在线）。", "Offline codes are ready (online)."),
+        "codes_offline_offline": ("当前无网络：以下为本设备签发的码。", "No network: this code was signed by this device."),
+        "codes_offline_expired": ("设备证书已过期，请重新启用。", "The device certificate has expired; set up the device again."),
+        "codes_offline_failed": ("启用失败，请稍后重试。", "Setting up failed; please try again."),
+        "codes_offline_unsupported": ("此浏览器不支持离线码（需要 WebCrypto Ed25519）。", "This browser cannot make offline codes (WebCrypto Ed25519 is needed)."),
+        "codes_offline_code": ("离线码文本", "Offline code text"),
     ])
 
     struct TypeLink: Encodable, Sendable {
@@ -55,10 +69,41 @@ struct CodePages: RouteCollection {
         var refreshHref: String
         var types: [TypeLink]
         var scans: [ScanRow]
+        var codeType: String
     }
 
     func boot(routes: any RoutesBuilder) throws {
         routes.get("codes", use: holder)
+        routes.get("codes", "device.js", use: script)
+        routes.post("codes", "devices", use: registerDevice)
+    }
+
+    /// GET /codes/device.js — the device-side script (static).
+    @Sendable func script(req: Request) async throws -> Response {
+        var headers = HTTPHeaders()
+        headers.replaceOrAdd(name: .contentType, value: "text/javascript; charset=utf-8")
+        headers.replaceOrAdd(name: .cacheControl, value: "public, max-age=300")
+        return Response(status: .ok, headers: headers, body: .init(string: DeviceScript.source))
+    }
+
+    struct DeviceRequest: Content {
+        var publicKey: String?
+        var name: String?
+    }
+
+    /// POST /codes/devices {"publicKey","name","_csrf"} — the holder page's script (session cookie and CSRF token)
+    /// certifies this browser's key; the same answer as `POST /api/v1/codes/devices`. 401, 403, 422.
+    @Sendable func registerDevice(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else {
+            throw Problem(.unauthorized, type: "/problems/unauthorized", title: "Sign in first", detail: "Sign in to set up offline codes.")
+        }
+        try req.verifyCSRF()
+        let body = try req.content.decode(DeviceRequest.self)
+        let device = try await CodeService(app: req.application, db: req.db)
+            .registerDevice(publicKey: body.publicKey, name: body.name, validityDays: nil, principal: principal)
+        let response = Response(status: .created)
+        try response.content.encode(CodesController.view(device))
+        return response
     }
 
     /// GET /codes?type=identity|medical_insurance|transit — a signed-in person; anonymous visitors go to the login page.
@@ -94,7 +139,7 @@ struct CodePages: RouteCollection {
             types: CodeType.allCases.map {
                 TypeLink(href: "/codes?type=\($0.rawValue)", label: t["codes_type_\($0.rawValue)"] ?? $0.rawValue, current: $0 == type)
             },
-            scans: scans)
+            scans: scans, codeType: type.rawValue)
         return try await req.renderPage("codes/holder", titleKey: "codes_title", strings: Self.strings, page: page)
     }
 }

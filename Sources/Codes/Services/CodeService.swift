@@ -33,7 +33,12 @@ public struct CodeService: Sendable {
     /// The holder record of `user`, created on first use (pseudonym and insurance number).
     func holder(for user: User) async throws -> CodeHolder {
         let userID = try user.requireID()
-        if let holder = try await CodeHolder.query(on: db).filter(\.$userID == userID).first() { return holder }
+        let cache = app.codeHolderCache
+        if let holder = cache.holder(user: userID) { return holder }
+        if let holder = try await CodeHolder.query(on: db).filter(\.$userID == userID).first() {
+            if !db.inTransaction { cache.remember(holder) }
+            return holder
+        }
         let holder = CodeHolder()
         holder.userID = userID
         holder.pseudonym = CodeClaims.nonce()

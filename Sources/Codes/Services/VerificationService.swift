@@ -95,30 +95,30 @@ public struct VerificationService: Sendable {
         let deviceID = try device.requireID()
         var record = ScanDraft(device: device, deviceID: deviceID, scenario: requested ?? device.scenario, location: location ?? device.location,
                                source: source, time: time)
-        guard device.status == .active else { return Outcome(answer: try await record.fail(.unauthorised, on: db, now: app.clock.now()), duplicate: false) }
+        guard device.status == .active else { return Outcome(answer: try await self.fail(record, .unauthorised, now: app.clock.now()), duplicate: false) }
         guard let scenario = Scenario(rawValue: requested ?? device.scenario), scenario.rawValue == device.scenario else {
-            return Outcome(answer: try await record.fail(.wrongScenario, on: db, now: app.clock.now()), duplicate: false)
+            return Outcome(answer: try await self.fail(record, .wrongScenario, now: app.clock.now()), duplicate: false)
         }
         let verified: VerifiedCode
         switch try await check(payload, at: time) {
-        case .failure(let failure): return Outcome(answer: try await record.fail(failure, on: db, now: app.clock.now()), duplicate: false)
+        case .failure(let failure): return Outcome(answer: try await self.fail(record, failure, now: app.clock.now()), duplicate: false)
         case .success(let value): verified = value
         }
         let claims = verified.claims
         record.codeType = claims.typ.rawValue
         record.nonce = claims.jti
-        guard let holder = try await CodeHolder.query(on: db).filter(\.$pseudonym == claims.sub).first(),
+        guard let holder = try await cachedHolder(pseudonym: claims.sub),
             let user = try await User.find(holder.userID, on: db), !user.disabled
-        else { return Outcome(answer: try await record.fail(.revoked, on: db, now: app.clock.now()), duplicate: false) }
+        else { return Outcome(answer: try await self.fail(record, .revoked, now: app.clock.now()), duplicate: false) }
         record.holderID = holder.id
         if let cid = verified.certificateID {
             let certificate = try await HolderDevice.query(on: db).filter(\.$certificateID == cid).first()
             guard let certificate, certificate.status == .active, certificate.holderID == holder.id else {
-                return Outcome(answer: try await record.fail(.revoked, on: db, now: app.clock.now()), duplicate: false)
+                return Outcome(answer: try await self.fail(record, .revoked, now: app.clock.now()), duplicate: false)
             }
         }
         guard scenario.acceptedTypes.contains(claims.typ) else {
-            return Outcome(answer: try await record.fail(.wrongScenario, on: db, now: app.clock.now()), duplicate: false)
+            return Outcome(answer: try await self.fail(record, .wrongScenario, now: app.clock.now()), duplicate: false)
         }
         var attributes: [String: String] = [:]
         for attribute in scenario.attributes {
@@ -133,22 +133,42 @@ public struct VerificationService: Sendable {
         let scan = record.row(valid: true, reason: "ok", disclosed: scenario.attributes.map(\.rawValue), now: now)
         scan.acceptKey = organisationID.uuidString.lowercased() + ":" + claims.jti
         let encounter: MedicalEncounter? = scenario == .medicalInsurance ? MedicalEncounter() : nil
-        do {
-            try await db.writeTransaction { tx in
-                try await scan.create(on: tx)
-                if let encounter, let holderID = holder.id {
-                    encounter.scanID = try scan.requireID()
-                    encounter.organisationID = organisationID
-                    encounter.holderID = holderID
-                    encounter.insuranceNumber = holder.insuranceNumber
-                    encounter.createdAt = now
-                    try await encounter.create(on: tx)
-                }
+        if let encounter, let holderID = holder.id {
+            encounter.organisationID = organisationID
+            encounter.holderID = holderID
+            encounter.insuranceNumber = holder.insuranceNumber
+            encounter.createdAt = now
+        }
+        if source == .online {
+            // Group commit: one transaction for every verification queued meanwhile. A replay within this
+            // process is caught in memory; the unique accept key catches the rest.
+            let accepted = app.acceptedCodes
+            let key = scan.acceptKey ?? ""
+            guard accepted.take(key, until: claims.expiresAt.addingTimeInterval(app.codesSettings.clockSkew), now: now) else {
+                return Outcome(answer: try await self.fail(record, .replayed, now: now), duplicate: false)
             }
-        } catch let error as any DatabaseError where error.isConstraintFailure {
-            // The unique accept key: this organisation already accepted this code.
-            if source == .batch { return Outcome(answer: .failure(.replayed), duplicate: true) }
-            return Outcome(answer: try await record.fail(.replayed, on: db, now: now), duplicate: false)
+            let stored: Bool
+            do {
+                stored = try await app.codeScanWriter.write(scan, encounter: encounter)
+            } catch {
+                accepted.release(key)
+                throw error
+            }
+            guard stored else { return Outcome(answer: try await self.fail(record, .replayed, now: now), duplicate: false) }
+        } else {
+            do {
+                try await db.writeTransaction { tx in
+                    try await scan.create(on: tx)
+                    if let encounter {
+                        encounter.scanID = try scan.requireID()
+                        try await encounter.create(on: tx)
+                    }
+                }
+            } catch let error as any DatabaseError where error.isConstraintFailure {
+                // The unique accept key: this organisation already accepted this code.
+                if source == .batch { return Outcome(answer: .failure(.replayed), duplicate: true) }
+                return Outcome(answer: try await self.fail(record, .replayed, now: now), duplicate: false)
+            }
         }
         if !attributes.isEmpty {
             try await app.audit?.record(
@@ -163,6 +183,26 @@ public struct VerificationService: Sendable {
                 valid: true, reason: "ok", attributes: attributes, codeType: claims.typ.rawValue, expiresAt: claims.expiresAt,
                 scanId: scan.id, encounterId: encounter?.id),
             duplicate: false)
+    }
+
+    /// The holder of a pseudonym (cached once read: the link never changes).
+    func cachedHolder(pseudonym: String) async throws -> CodeHolder? {
+        let cache = app.codeHolderCache
+        if let holder = cache.holder(pseudonym: pseudonym) { return holder }
+        guard let holder = try await CodeHolder.query(on: db).filter(\.$pseudonym == pseudonym).first() else { return nil }
+        if !db.inTransaction { cache.remember(holder) }
+        return holder
+    }
+
+    /// Records a refused scan (nothing disclosed; online ones through the group-commit writer) and answers.
+    func fail(_ record: ScanDraft, _ reason: CodeFailure, now: Date) async throws -> VerificationAnswer {
+        let scan = record.row(valid: false, reason: reason.rawValue, disclosed: [], now: now)
+        if record.source == .online {
+            _ = try await app.codeScanWriter.write(scan)
+        } else {
+            try await scan.create(on: db)
+        }
+        return .failure(reason, scanID: scan.id)
     }
 
     // MARK: - Offline batches
@@ -260,13 +300,8 @@ struct ScanDraft {
         scan.source = source
         scan.scannedAt = time
         scan.recordedAt = now
+        // Every optional column set (to NULL here) so that rows of one group-commit INSERT have the same columns.
+        scan.acceptKey = nil
         return scan
-    }
-
-    /// Records a refused scan (nothing disclosed) and answers with `reason`.
-    func fail(_ reason: CodeFailure, on db: any Database, now: Date) async throws -> VerificationAnswer {
-        let scan = row(valid: false, reason: reason.rawValue, disclosed: [], now: now)
-        try await scan.create(on: db)
-        return .failure(reason, scanID: scan.id)
     }
 }

@@ -1,0 +1,150 @@
+import Fluent
+import Foundation
+import NIOConcurrencyHelpers
+import TongbanCore
+import Vapor
+
+/// Group commit for online scan records (the shape of the audit log's appender): concurrent verifications queue
+/// their scan rows (and medical encounters); one writer takes everything queued (up to `maxBatch`) and inserts it
+/// in ONE write transaction, and only after the commit answers each caller. While a batch commits the next one
+/// queues up, so the cost of a commit is shared by every verification in it.
+///
+/// Replay protection stays exact: the unique `accept_key` index is the authority. If a batch meets it (a code
+/// accepted by another server node, by an offline batch upload, or before a restart), the batch is rolled back
+/// and its rows are written one by one, so exactly the rows that collide are reported as replayed.
+public actor ScanWriter {
+    struct Pending {
+        var scan: CodeScan
+        var encounter: MedicalEncounter?
+        var continuation: CheckedContinuation<Bool, any Error>
+    }
+
+    private let database: @Sendable () -> any Database
+    private let maxBatch: Int
+    private var queue: [Pending] = []
+    private var writing = false
+    /// Batches committed so far (tests and the benchmark).
+    public private(set) var batches = 0
+    /// Rows written so far.
+    public private(set) var rows = 0
+
+    public init(database: @escaping @Sendable () -> any Database, maxBatch: Int = 512) {
+        self.database = database
+        self.maxBatch = max(1, maxBatch)
+    }
+
+    /// Stores `scan` (and `encounter`, whose `scanID` is set here); false when its accept key was already taken
+    /// (nothing stored), true once committed.
+    func write(_ scan: CodeScan, encounter: MedicalEncounter? = nil) async throws -> Bool {
+        if scan.id == nil { scan.id = UUID() }
+        if let encounter, let id = scan.id { encounter.scanID = id }
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.append(Pending(scan: scan, encounter: encounter, continuation: continuation))
+            if !writing {
+                writing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !queue.isEmpty {
+            let count = min(queue.count, maxBatch)
+            let batch = Array(queue.prefix(count))
+            queue.removeFirst(count)
+            do {
+                try await insert(batch)
+                batches += 1
+                rows += batch.count
+                for pending in batch { pending.continuation.resume(returning: true) }
+            } catch let error as any DatabaseError where error.isConstraintFailure {
+                // Someone else accepted one of these codes: find which, one row at a time.
+                for pending in batch {
+                    do {
+                        try await insert([pending])
+                        rows += 1
+                        pending.continuation.resume(returning: true)
+                    } catch let error as any DatabaseError where error.isConstraintFailure {
+                        pending.continuation.resume(returning: false)
+                    } catch {
+                        pending.continuation.resume(throwing: error)
+                    }
+                }
+                batches += 1
+            } catch {
+                for pending in batch { pending.continuation.resume(throwing: error) }
+            }
+        }
+        writing = false
+    }
+
+    private func insert(_ batch: [Pending]) async throws {
+        let scans = batch.map(\.scan)
+        let encounters = batch.compactMap(\.encounter)
+        // Multi-row INSERTs of 60 rows (15 columns: within SQLite's classic 999 bound-parameter limit).
+        try await database().writeTransaction { tx in
+            for start in stride(from: 0, to: scans.count, by: 60) {
+                try await Array(scans[start..<min(scans.count, start + 60)]).create(on: tx)
+            }
+            for start in stride(from: 0, to: encounters.count, by: 60) {
+                try await Array(encounters[start..<min(encounters.count, start + 60)]).create(on: tx)
+            }
+        }
+    }
+}
+
+/// The accept keys (`organisation:nonce`) of codes accepted online by this process, kept until the code has
+/// expired (after that a replay fails as expired anyway). A replay within this process is answered without
+/// touching the database; the unique index still decides across processes and restarts.
+public final class AcceptedCodes: Sendable {
+    private let state = NIOLockedValueBox<(keys: [String: Date], nextPrune: Date)>(([:], .distantPast))
+
+    public init() {}
+
+    /// Takes `key` until `until`; false when it is already taken.
+    func take(_ key: String, until: Date, now: Date) -> Bool {
+        state.withLockedValue { state in
+            if now >= state.nextPrune {
+                state.keys = state.keys.filter { $0.value >= now }
+                state.nextPrune = now.addingTimeInterval(30)
+            }
+            if let held = state.keys[key], held >= now { return false }
+            state.keys[key] = until
+            return true
+        }
+    }
+
+    /// Gives `key` back (its scan could not be stored).
+    func release(_ key: String) {
+        state.withLockedValue { _ = $0.keys.removeValue(forKey: key) }
+    }
+
+    public var count: Int { state.withLockedValue { $0.keys.count } }
+}
+
+extension Application {
+    private struct ScanWriterKey: StorageKey { typealias Value = ScanWriter }
+    private struct AcceptedKey: StorageKey { typealias Value = AcceptedCodes }
+
+    /// The group-commit writer of online scan records.
+    public var codeScanWriter: ScanWriter {
+        get {
+            if let writer = storage[ScanWriterKey.self] { return writer }
+            let writer = ScanWriter(database: { [unowned self] in self.db })
+            storage[ScanWriterKey.self] = writer
+            return writer
+        }
+        set { storage[ScanWriterKey.self] = newValue }
+    }
+
+    /// Codes accepted online by this process (replay fast path).
+    public var acceptedCodes: AcceptedCodes {
+        get {
+            if let accepted = storage[AcceptedKey.self] { return accepted }
+            let accepted = AcceptedCodes()
+            storage[AcceptedKey.self] = accepted
+            return accepted
+        }
+        set { storage[AcceptedKey.self] = newValue }
+    }
+}

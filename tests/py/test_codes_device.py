@@ -1,0 +1,104 @@
+"""The holder page's device script in a real (Debian) Chromium: demo-citizen opens /codes, sets up offline codes
+(WebCrypto Ed25519 key, non-extractable, certified through POST /codes/devices), the browser goes offline, the page
+keeps signing fresh codes, and one of them verifies offline with `tongban verify-code --trust-list` (and online
+with the demo venue device once). Environment: TONGBAN_URL, TONGBAN_CHROMIUM (default /usr/bin/chromium),
+TONGBAN_BIN (default .build/debug/tongban)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import requests
+from playwright.sync_api import sync_playwright
+
+from conftest import HTTP_TIMEOUT, form_login, page_login
+
+CHROMIUM = os.environ.get("TONGBAN_CHROMIUM", "/usr/bin/chromium")
+BINARY = Path(os.environ.get("TONGBAN_BIN", Path(__file__).resolve().parents[2] / ".build" / "debug" / "tongban"))
+
+
+def verify_offline(trust_list: str, payload: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BINARY), "verify-code", "--trust-list", trust_list, payload],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_device_script_registers_goes_offline_and_signs_codes_that_verify(base_url):
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+        trust_file = os.path.join(tmp, "trust.json")
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            context = browser.new_context(locale="zh-CN")
+            page = context.new_page()
+            page_login(page, base_url, "demo-citizen")
+            page.goto(base_url + "/codes?type=identity")
+            script = requests.get(f"{base_url}/codes/device.js", timeout=HTTP_TIMEOUT)
+            assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+            page.click("#device-register")
+            page.wait_for_function("document.getElementById('device-code').getAttribute('data-payload')", timeout=15000)
+            first = page.get_attribute("#device-code", "data-payload")
+            assert first.count("~") == 1
+            # The key is a non-extractable CryptoKey kept in IndexedDB.
+            extractable = page.evaluate("""() => new Promise((resolve, reject) => {
+                const open = indexedDB.open('tongban-codes', 1);
+                open.onsuccess = () => {
+                  const get = open.result.transaction('device').objectStore('device').get('current');
+                  get.onsuccess = () => resolve([get.result.privateKey.extractable, get.result.privateKey.algorithm.name]);
+                  get.onerror = () => reject(get.error);
+                };
+                open.onerror = () => reject(open.error);
+            })""")
+            assert extractable == [False, "Ed25519"]
+            # The verifier's copy of the trust list, taken while online (the platform key exists by now).
+            trust = requests.get(f"{base_url}/.well-known/tongban-codes-trust-list.json", timeout=HTTP_TIMEOUT)
+            assert trust.status_code == 200
+            Path(trust_file).write_text(trust.text, encoding="utf-8")
+
+            # Offline: the page keeps signing fresh codes by itself.
+            context.set_offline(True)
+            page.wait_for_function(
+                "(first) => { const p = document.getElementById('device-code').getAttribute('data-payload');"
+                " return p && p !== first; }", arg=first, timeout=15000)
+            assert page.evaluate("navigator.onLine") is False
+            offline_payload = page.get_attribute("#device-code", "data-payload")
+            assert offline_payload != first
+            status = page.text_content("#device-status")
+            assert status and ("无网络" in status or "No network" in status)
+
+            result = verify_offline(trust_file, offline_payload)
+            assert result.returncode == 0, result.stdout + result.stderr
+            tampered = offline_payload[:-2] + ("A" if offline_payload[-2] != "A" else "B") + offline_payload[-1]
+            assert verify_offline(trust_file, tampered).returncode == 1
+            context.set_offline(False)
+        finally:
+            browser.close()
+
+    # Online, the demo venue device accepts the device-signed code once.
+    r = requests.post(f"{base_url}/api/v1/codes/verify", headers={"X-Api-Key": "demo-verifier-key"},
+                      json={"payload": offline_payload, "scenario": "venue"}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.json()["valid"] is True, r.text
+    again = requests.post(f"{base_url}/api/v1/codes/verify", headers={"X-Api-Key": "demo-verifier-key"},
+                          json={"payload": offline_payload, "scenario": "venue"}, timeout=HTTP_TIMEOUT)
+    assert again.status_code == 200
+    assert again.json()["valid"] is False and again.json()["reason"] == "replayed"
+
+
+def test_device_registration_page_endpoint_needs_session_and_csrf(base_url):
+    json_headers = {"accept": "application/json"}
+    anonymous = requests.post(f"{base_url}/codes/devices", json={"publicKey": "x"}, headers=json_headers,
+                              timeout=HTTP_TIMEOUT, allow_redirects=False)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+    session, _ = form_login(base_url, "demo-citizen")
+    page = session.get(f"{base_url}/codes", timeout=HTTP_TIMEOUT)
+    assert page.status_code == 200 and 'id="offline-code"' in page.text and "/codes/device.js" in page.text
+    token = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    no_token = session.post(f"{base_url}/codes/devices", json={"publicKey": "x"}, headers=json_headers, timeout=HTTP_TIMEOUT)
+    assert no_token.status_code == 403
+    bad_key = session.post(f"{base_url}/codes/devices", json={"publicKey": "x", "_csrf": token}, headers=json_headers,
+                           timeout=HTTP_TIMEOUT)
+    assert bad_key.status_code == 422
+    assert bad_key.headers["content-type"].startswith("application/problem+json")
+    assert any(e["field"] == "publicKey" for e in bad_key.json()["errors"])
