@@ -268,3 +268,21 @@ def register_payload(**overrides) -> dict:
 
 
 assert id_check_char("11010519491231002") == "X"  # the documented sample
+
+
+#: The Chromium that browser tests drive (Debian's package by default).
+CHROMIUM = os.environ.get("TONGBAN_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session. Playwright's sync API runs one event loop per process, so
+    every module that needs a browser takes this fixture instead of starting its own."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium (or set TONGBAN_CHROMIUM)", pytrace=False)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()

@@ -16,11 +16,9 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import requests
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import sync_playwright
 
 from conftest import id_check_char, HTTP_TIMEOUT, api_login, bearer, page_login
 
-CHROMIUM = os.environ.get("TONGBAN_CHROMIUM", "/usr/bin/chromium")
 BLOCKING_IMPACTS = ("serious", "critical")
 
 # (id, path template, who signs in first or None). {service_id}, {zone}, {demo_service},
@@ -81,14 +79,8 @@ _axe = Axe()
 # fixtures
 # --------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} not found: apt-get install -y chromium (or set TONGBAN_CHROMIUM)", pytrace=False)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
+# `browser` (one Chromium for the whole session) lives in conftest.py: Playwright's sync API runs one event loop
+# per process, so every module that drives a browser must share it.
 
 
 @pytest.fixture

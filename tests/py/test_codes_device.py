@@ -12,11 +12,9 @@ import tempfile
 from pathlib import Path
 
 import requests
-from playwright.sync_api import sync_playwright
 
 from conftest import HTTP_TIMEOUT, form_login, page_login
 
-CHROMIUM = os.environ.get("TONGBAN_CHROMIUM", "/usr/bin/chromium")
 BINARY = Path(os.environ.get("TONGBAN_BIN", Path(__file__).resolve().parents[2] / ".build" / "debug" / "tongban"))
 
 
@@ -25,12 +23,11 @@ def verify_offline(trust_list: str, payload: str) -> subprocess.CompletedProcess
                           capture_output=True, text=True, timeout=60)
 
 
-def test_device_script_registers_goes_offline_and_signs_codes_that_verify(base_url):
-    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+def test_device_script_registers_goes_offline_and_signs_codes_that_verify(base_url, browser):
+    with tempfile.TemporaryDirectory() as tmp:
         trust_file = os.path.join(tmp, "trust.json")
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        context = browser.new_context(locale="zh-CN")
         try:
-            context = browser.new_context(locale="zh-CN")
             page = context.new_page()
             page_login(page, base_url, "demo-citizen")
             page.goto(base_url + "/codes?type=identity")
@@ -73,7 +70,7 @@ def test_device_script_registers_goes_offline_and_signs_codes_that_verify(base_u
             assert verify_offline(trust_file, tampered).returncode == 1
             context.set_offline(False)
         finally:
-            browser.close()
+            context.close()
 
     # Online, the demo venue device accepts the device-signed code once.
     r = requests.post(f"{base_url}/api/v1/codes/verify", headers={"X-Api-Key": "demo-verifier-key"},
