@@ -37,6 +37,19 @@ public struct PageContext<Body: Encodable & Sendable>: Encodable, Sendable {
 public let csrfCookieName = "tb_csrf"
 
 extension Request {
+    /// Sends a visitor without a session to the login page, which comes back here afterwards. The path is
+    /// kept readable (`/login?next=/me/applications`); with `keepingQuery` the query string comes back too, and
+    /// the whole address is percent-encoded so that its `?` and `&` stay inside `next`.
+    public func loginRedirect(keepingQuery: Bool = false) -> Response {
+        let next: String
+        if keepingQuery, let query = url.query {
+            next = (url.path + "?" + query).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/me"
+        } else {
+            next = url.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? "/me"
+        }
+        return redirect(to: "/login?next=\(next)")
+    }
+
     /// The CSRF token for forms on this page (double-submit cookie, set by ``renderPage``).
     public var csrfToken: String {
         if let existing = storage[CSRFTokenKey.self] { return existing }

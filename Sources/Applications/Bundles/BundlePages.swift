@@ -89,7 +89,7 @@ struct BundlePages: RouteCollection {
     }
 
     @Sendable func apply(req: Request) async throws -> Response {
-        guard let principal = pages.principal(req) else { return pages.loginRedirect(req) }
+        guard let principal = pages.principal(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         let bundles = BundleService(app: req.application, db: req.db)
         let definition = try await bundles.find(req.parameters.get("bundle") ?? "")
@@ -108,7 +108,7 @@ struct BundlePages: RouteCollection {
     }
 
     @Sendable func detail(req: Request) async throws -> Response {
-        guard let principal = pages.principal(req) else { return pages.loginRedirect(req) }
+        guard let principal = pages.principal(req) else { return req.loginRedirect() }
         guard let id = req.parameters.get("id", as: UUID.self) else { throw BundleService.applicationNotFound }
         let bundles = BundleService(app: req.application, db: req.db)
         let record = try await bundles.own(id, principal)

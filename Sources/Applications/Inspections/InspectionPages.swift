@@ -112,7 +112,7 @@ struct InspectionPages: RouteCollection {
 
     /// Staff: findings come as `result-<code>` / `note-<code>` fields plus `passed` and `note`.
     @Sendable func conclude(req: Request) async throws -> Response {
-        guard let principal = try pages.requireStaff(req) else { return pages.loginRedirect(req) }
+        guard let principal = try pages.requireStaff(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         guard let taskID = req.parameters.get("id", as: UUID.self),
             let task = try await WorkflowTaskLookup.task(taskID, db: req.db),

@@ -197,10 +197,6 @@ struct ApplicationPages: RouteCollection {
     /// The signed-in principal, or a redirect to the login page that comes back here.
     func principal(_ req: Request) -> Principal? { req.auth.get(Principal.self) }
 
-    func loginRedirect(_ req: Request) -> Response {
-        let next = req.url.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? "/me"
-        return req.redirect(to: "/login?next=\(next)")
-    }
 
     func flash(_ req: Request, _ kind: String, _ message: String) {
         req.session.data["flash"] = kind + "|" + message
@@ -327,7 +323,7 @@ struct ApplicationPages: RouteCollection {
     // MARK: Applicant pages
 
     @Sendable func applyPage(req: Request) async throws -> Response {
-        guard principal(req) != nil else { return loginRedirect(req) }
+        guard principal(req) != nil else { return req.loginRedirect() }
         let service = try await publishedService(req)
         return try await renderApply(req, service: service, values: [:], errors: [])
     }
@@ -358,7 +354,7 @@ struct ApplicationPages: RouteCollection {
     }
 
     @Sendable func apply(req: Request) async throws -> Response {
-        guard let principal = principal(req) else { return loginRedirect(req) }
+        guard let principal = principal(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         let service = try await publishedService(req)
         let posted = (try? req.content.decode([String: String].self)) ?? [:]
@@ -378,7 +374,7 @@ struct ApplicationPages: RouteCollection {
     }
 
     @Sendable func list(req: Request) async throws -> Response {
-        guard let principal = principal(req) else { return loginRedirect(req) }
+        guard let principal = principal(req) else { return req.loginRedirect() }
         let english = req.preferences.language == .en
         let rows = try await ApplicationRecord.query(on: req.db).group(.or) { or in
             or.filter(\.$applicantID == principal.userID)
@@ -427,7 +423,7 @@ struct ApplicationPages: RouteCollection {
     }
 
     @Sendable func detail(req: Request) async throws -> Response {
-        guard let principal = principal(req) else { return loginRedirect(req) }
+        guard let principal = principal(req) else { return req.loginRedirect() }
         return try await renderDetail(req, principal: principal, posted: nil, errors: [])
     }
 
@@ -487,7 +483,7 @@ struct ApplicationPages: RouteCollection {
 
     /// Saves a draft or a correction (`intent=save`), or submits it (`intent=submit`).
     @Sendable func save(req: Request) async throws -> Response {
-        guard let principal = principal(req) else { return loginRedirect(req) }
+        guard let principal = principal(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         guard let id = req.parameters.get("id", as: UUID.self) else { throw ApplicationService.notFound }
         let applications = ApplicationService(app: req.application, db: req.db)
@@ -519,7 +515,7 @@ struct ApplicationPages: RouteCollection {
     }
 
     func simpleAction(_ req: Request, _ body: (Principal, UUID) async throws -> String) async throws -> Response {
-        guard let principal = principal(req) else { return loginRedirect(req) }
+        guard let principal = principal(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         guard let id = req.parameters.get("id", as: UUID.self) else { throw ApplicationService.notFound }
         do {
@@ -592,7 +588,7 @@ struct ApplicationPages: RouteCollection {
 
     /// The file, for the applicant or handling staff signed in on the page.
     @Sendable func download(req: Request) async throws -> Response {
-        guard let principal = principal(req) else { return loginRedirect(req) }
+        guard let principal = principal(req) else { return req.loginRedirect() }
         guard let id = req.parameters.get("attachment", as: UUID.self) else { throw AttachmentService.notFound }
         let (attachment, data) = try await AttachmentService(app: req.application, db: req.db).download(id, principal: principal)
         return AttachmentsController.fileResponse(attachment, data)
@@ -607,7 +603,7 @@ struct ApplicationPages: RouteCollection {
     }
 
     @Sendable func inbox(req: Request) async throws -> Response {
-        guard let principal = try requireStaff(req) else { return loginRedirect(req) }
+        guard let principal = try requireStaff(req) else { return req.loginRedirect() }
         let english = req.preferences.language == .en
         let tasks = try await req.application.workflowEngine(on: req.db).inbox(for: principal, paging: Paging(limit: 100))
         let instanceIDs = Array(Set(tasks.map(\.instanceID)))
@@ -640,7 +636,7 @@ struct ApplicationPages: RouteCollection {
     }
 
     @Sendable func taskPage(req: Request) async throws -> Response {
-        guard let principal = try requireStaff(req) else { return loginRedirect(req) }
+        guard let principal = try requireStaff(req) else { return req.loginRedirect() }
         return try await renderTask(req, principal: principal, errors: [], comment: "", chosen: "")
     }
 
@@ -680,7 +676,7 @@ struct ApplicationPages: RouteCollection {
     }
 
     @Sendable func decide(req: Request) async throws -> Response {
-        guard let principal = try requireStaff(req) else { return loginRedirect(req) }
+        guard let principal = try requireStaff(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Task", type: "/problems/task-not-found") }
         let form = try req.content.decode(DecisionForm.self)

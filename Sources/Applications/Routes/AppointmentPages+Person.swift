@@ -52,7 +52,7 @@ extension AppointmentPages {
 
     /// GET /me/appointments — signed in: my bookings, latest appointment first.
     @Sendable func mine(req: Request) async throws -> Response {
-        guard let principal = pages.principal(req) else { return pages.loginRedirect(req) }
+        guard let principal = pages.principal(req) else { return req.loginRedirect() }
         let rows = try await service(req).mine(principal, status: nil, paging: Paging(limit: Self.rowLimit))
         let page = MinePage(
             items: try await bookingRows(req, Array(rows.prefix(Self.rowLimit))), flash: pages.takeFlash(req))
@@ -66,7 +66,7 @@ extension AppointmentPages {
 
     /// POST /me/appointments/{id}/cancel `reason`? — the holder, before the appointment starts.
     @Sendable func cancel(req: Request) async throws -> Response {
-        guard let principal = pages.principal(req) else { return pages.loginRedirect(req) }
+        guard let principal = pages.principal(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         let id = try bookingID(req)
         let reason = (try? req.content.decode(CancelForm.self))?.reason?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -90,7 +90,7 @@ extension AppointmentPages {
     /// GET /me/appointments/{id}/reschedule?date= — the holder of a booking not yet started: the hall's
     /// slots on that day (only windows that handle the booking's service), each with a button to move there.
     @Sendable func reschedulePage(req: Request) async throws -> Response {
-        guard let principal = pages.principal(req) else { return pages.loginRedirect(req) }
+        guard let principal = pages.principal(req) else { return req.loginRedirect() }
         let service = service(req)
         let booking = try await service.own(try bookingID(req), principal)
         let id = try booking.requireID()
@@ -137,7 +137,7 @@ extension AppointmentPages {
     /// POST /me/appointments/{id}/reschedule `slotId` — the holder. Atomic in the service: a full new slot
     /// leaves the old booking as it was and comes back to the slot list with a message.
     @Sendable func reschedule(req: Request) async throws -> Response {
-        guard let principal = pages.principal(req) else { return pages.loginRedirect(req) }
+        guard let principal = pages.principal(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         let id = try bookingID(req)
         let form = (try? req.content.decode(RescheduleForm.self)) ?? RescheduleForm()

@@ -37,7 +37,7 @@ extension AppointmentPages {
     /// GET /staff/halls/{id}/bookings?date= — staff of the hall (its department or a department its windows
     /// serve) and system administrators; others 403, anonymous visitors the login page.
     @Sendable func staffBookings(req: Request) async throws -> Response {
-        guard let principal = try pages.requireStaff(req) else { return pages.loginRedirect(req) }
+        guard let principal = try pages.requireStaff(req) else { return req.loginRedirect() }
         let service = service(req)
         let hall = try await service.hall(try hallID(req))
         let id = try hall.requireID()
@@ -87,7 +87,7 @@ extension AppointmentPages {
     /// POST /staff/appointments/{id}/attendance `status=attended|no_show` — staff of the booking's hall
     /// (404 for other staff, 403 for persons). Too early or not booked any more: back with a message.
     @Sendable func attendance(req: Request) async throws -> Response {
-        guard let principal = try pages.requireStaff(req) else { return pages.loginRedirect(req) }
+        guard let principal = try pages.requireStaff(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         let id = try bookingID(req)
         let service = service(req)

@@ -247,10 +247,6 @@ struct CasePages: RouteCollection {
         routes.get("staff", "cases", "stats", use: stats)
     }
 
-    func loginRedirect(_ req: Request) -> Response {
-        let next = req.url.path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? "/me"
-        return req.redirect(to: "/login?next=\(next)")
-    }
 
     static func time(_ date: Date) -> String {
         let formatter = DateFormatter()
@@ -277,7 +273,7 @@ struct CasePages: RouteCollection {
 
     /// GET /cases/report — signed-in residents and staff.
     @Sendable func reportForm(req: Request) async throws -> Response {
-        guard req.auth.get(Principal.self) != nil else { return loginRedirect(req) }
+        guard req.auth.get(Principal.self) != nil else { return req.loginRedirect() }
         return try await req.renderPage("cases/report", titleKey: "report_title", strings: Self.strings, page: try await page(req))
     }
 
@@ -292,7 +288,7 @@ struct CasePages: RouteCollection {
 
     /// POST /cases/report — files the case through the same service as the API; errors come back on the form.
     @Sendable func report(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
         try req.verifyCSRF()
         let form = try req.content.decode(ReportForm.self)
         let latText = form.lat?.trimmingCharacters(in: .whitespaces) ?? ""
@@ -465,7 +461,7 @@ struct CasePages: RouteCollection {
     /// GET /cases/{id} — the reporter and the staff who may read the case, with the forms of the actions
     /// the caller may take now.
     @Sendable func detail(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
         let directory = try await req.application.casesDirectory.get(db: req.db, now: req.now)
         guard let id = req.parameters.get("id", as: UUID.self), let record = try await CaseRecord.find(id, on: req.db),
             CaseActions.canRead(principal, record, directory: directory)
@@ -486,7 +482,7 @@ struct CasePages: RouteCollection {
     /// POST /cases/{id}/actions — one action from the case page, through the same state machine as the API.
     /// Success and conflicts come back as a one-time message; missing reasons re-render the form (422).
     @Sendable func act(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
         try req.verifyCSRF()
         guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Case", type: "/problems/case-not-found") }
         let form = (try? req.content.decode(ActionPageForm.self)) ?? ActionPageForm()
@@ -538,7 +534,7 @@ struct CasePages: RouteCollection {
 
     /// POST /cases/{id}/attachments — a photo or file from the case page (multipart with the CSRF token).
     @Sendable func upload(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
         try req.verifyCSRF()
         guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Case", type: "/problems/case-not-found") }
         let t = Self.strings.table(for: req.preferences.language)
@@ -559,7 +555,7 @@ struct CasePages: RouteCollection {
 
     /// GET /cases/{id}/attachments/{attachment} — the file, for the reporter and handling staff signed in.
     @Sendable func download(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
         guard let id = req.parameters.get("id", as: UUID.self), let attachment = req.parameters.get("attachment", as: UUID.self)
         else { throw CaseAttachmentService.notFound }
         let (file, data) = try await CaseAttachmentService(app: req.application, db: req.db).download(
@@ -569,7 +565,7 @@ struct CasePages: RouteCollection {
 
     /// GET /staff/cases — staff: cases their departments lead or co-handle, newest first.
     @Sendable func inbox(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
         guard principal.isStaff else { throw Problem.forbidden }
         let departments = Array(principal.departments(with: CaseActions.handlerRoles))
         let directory = try await req.application.casesDirectory.get(db: req.db, now: req.now)
@@ -590,7 +586,7 @@ struct CasePages: RouteCollection {
 
     /// GET /staff/cases/stats?from=&to= — staff: figures and bar charts (SVG drawn on the server).
     @Sendable func stats(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
         guard principal.isStaff else { throw Problem.forbidden }
         let from = req.query[String.self, at: "from"].flatMap(LocalDate.init)
         let to = req.query[String.self, at: "to"].flatMap(LocalDate.init)

@@ -57,15 +57,9 @@ struct ConsentPages: RouteCollection {
         var error: String?
     }
 
-    func loginRedirect(_ req: Request) -> Response {
-        var next = req.url.path
-        if let query = req.url.query { next += "?" + query }
-        let encoded = next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"
-        return req.redirect(to: "/login?next=\(encoded)")
-    }
 
     func page(_ req: Request, error: String? = nil, done: (String, String)? = nil, status: HTTPResponseStatus = .ok) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect(keepingQuery: true) }
         guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Consent request") }
         let service = ConsentService(app: req.application, db: req.db)
         let request = try await service.request(id)
@@ -89,7 +83,7 @@ struct ConsentPages: RouteCollection {
     @Sendable func scan(req: Request) async throws -> Response { try await page(req) }
 
     @Sendable func answer(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect(keepingQuery: true) }
         try req.verifyCSRF()
         struct Form: Decodable { var password: String?; var intent: String? }
         let form = (try? req.content.decode(Form.self)) ?? Form()
@@ -125,7 +119,7 @@ struct ConsentPages: RouteCollection {
     }
 
     @Sendable func mine(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect(keepingQuery: true) }
         let service = ConsentService(app: req.application, db: req.db)
         let now = req.application.clock.now()
         var rows: [MinePage.Row] = []
@@ -142,7 +136,7 @@ struct ConsentPages: RouteCollection {
     }
 
     @Sendable func revoke(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect(keepingQuery: true) }
         try req.verifyCSRF()
         guard let id = req.parameters.get("id", as: UUID.self) else { throw Problem.notFound("Consent") }
         _ = try await ConsentService(app: req.application, db: req.db).revoke(id, principal: principal)

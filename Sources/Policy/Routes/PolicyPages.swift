@@ -217,10 +217,6 @@ struct PolicyPages: RouteCollection {
         return principal
     }
 
-    func loginRedirect(_ req: Request) -> Response {
-        let encoded = req.url.path.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"
-        return req.redirect(to: "/login?next=\(encoded)")
-    }
 
     static func conditionsText(_ conditions: [PolicyCondition]) -> String {
         conditions.map { "\($0.text) | \($0.expression)" }.joined(separator: "\n")
@@ -317,7 +313,7 @@ struct PolicyPages: RouteCollection {
     // MARK: Routes
 
     @Sendable func list(req: Request) async throws -> Response {
-        guard try staff(req) != nil else { return loginRedirect(req) }
+        guard try staff(req) != nil else { return req.loginRedirect() }
         let t = Self.strings.table(for: req.preferences.language)
         let items = try await PolicyItem.query(on: req.db).sort(\.$code).limit(500).all()
         let rows = items.map {
@@ -329,12 +325,12 @@ struct PolicyPages: RouteCollection {
     }
 
     @Sendable func newItem(req: Request) async throws -> Response {
-        guard try staff(req) != nil else { return loginRedirect(req) }
+        guard try staff(req) != nil else { return req.loginRedirect() }
         return try await page(req, item: nil, form: nil)
     }
 
     @Sendable func edit(req: Request) async throws -> Response {
-        guard let principal = try staff(req) else { return loginRedirect(req) }
+        guard let principal = try staff(req) else { return req.loginRedirect() }
         let item = try await PolicyService(db: req.db, clock: req.application.clock).editable(try PolicyController.id(req), principal: principal)
         let t = Self.strings.table(for: req.preferences.language)
         var notice: String?
@@ -355,7 +351,7 @@ struct PolicyPages: RouteCollection {
 
     /// One form, three buttons: check (compile and dry-run, nothing stored), save, publish.
     func handle(_ req: Request, id: UUID?) async throws -> Response {
-        guard let principal = try staff(req) else { return loginRedirect(req) }
+        guard let principal = try staff(req) else { return req.loginRedirect() }
         try req.verifyCSRF()
         let form = try req.content.decode(EditorForm.self)
         let service = PolicyService(db: req.db, clock: req.application.clock)
@@ -437,7 +433,7 @@ struct PolicyPages: RouteCollection {
     /// GET /policy/checkup — for a member acting for an enterprise: every published item diagnosed against the
     /// enterprise's stored profile, and its push notices.
     @Sendable func checkup(req: Request) async throws -> Response {
-        guard let principal = req.auth.get(Principal.self) else { return loginRedirect(req) }
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
         let t = Self.strings.table(for: req.preferences.language)
         let english = req.preferences.language.rawValue == "en"
         var data = CheckupPage(enterprise: nil, message: nil, items: [], notices: [])

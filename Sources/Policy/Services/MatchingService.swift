@@ -204,13 +204,16 @@ public struct MatchingService: Sendable {
     static func decide(_ active: Active, index: Int, creditCode: String, profile: CELValue, now: Date) -> Outcome? {
         let d = active.compiled.diagnose(profile, now: now)
         guard d.eligible else { return nil }
-        var amount: Double?
-        switch d.amount {
-        case .double(let v)? where v.isFinite: amount = (v * 100).rounded() / 100
-        case .int(let v)?: amount = Double(v)
-        default: amount = nil
+        return Outcome(active: index, creditCode: creditCode, amount: rounded(d.amount))
+    }
+
+    /// An amount in yuan rounded to fen; nil for no amount or an evaluation error.
+    static func rounded(_ value: CELValue?) -> Double? {
+        switch value {
+        case .double(let v)? where v.isFinite: (v * 100).rounded() / 100
+        case .int(let v)?: Double(v)
+        default: nil
         }
-        return Outcome(active: index, creditCode: creditCode, amount: amount)
     }
 
     /// The amount of an eligible profile (as ``CompiledPolicyItem/diagnose(_:now:)`` computes it), rounded to fen.
@@ -218,11 +221,7 @@ public struct MatchingService: Sendable {
         guard let program = compiled.amount else { return nil }
         var activation: [String: CELValue] = ["profile": profile]
         if let now { activation["now"] = now }
-        switch program.evaluate(activation) {
-        case .double(let v) where v.isFinite: return (v * 100).rounded() / 100
-        case .int(let v): return Double(v)
-        default: return nil
-        }
+        return rounded(program.evaluate(activation))
     }
 
     /// Calls `body` with pages of every stored profile: credit codes and profile values (plain SQL, keyset paging).
