@@ -24,7 +24,13 @@ public struct Preferences: Sendable, Equatable {
         var prefs = Preferences()
         var toSet: [(String, String)] = []
         let cookies = request.cookies
-        if let raw = request.query[String.self, at: "lang"] {
+        // Decoding the query string is the costly part: only when it may name one of ours (most requests,
+        // API calls above all, have none).
+        let rawQuery = request.url.query ?? ""
+        func parameter(_ name: String) -> String? {
+            rawQuery.contains(name) ? request.query[String.self, at: name] : nil
+        }
+        if let raw = parameter("lang") {
             let lang: Language = raw.lowercased().hasPrefix("en") ? .en : .zhCN
             prefs.language = lang
             toSet.append((langCookie, lang.rawValue))
@@ -33,19 +39,19 @@ public struct Preferences: Sendable, Equatable {
         } else if let accept = request.headers.first(name: .acceptLanguage), accept.lowercased().hasPrefix("en") {
             prefs.language = .en
         }
-        if let raw = request.query[String.self, at: "mode"] {
+        if let raw = parameter("mode") {
             prefs.elderly = raw == "elderly"
             toSet.append((modeCookie, prefs.elderly ? "elderly" : "standard"))
         } else {
             prefs.elderly = cookies[modeCookie]?.string == "elderly"
         }
-        if let raw = request.query[String.self, at: "font"], let size = FontSize(rawValue: raw) {
+        if let raw = parameter("font"), let size = FontSize(rawValue: raw) {
             prefs.fontSize = size
             toSet.append((fontCookie, size.rawValue))
         } else if let raw = cookies[fontCookie]?.string, let size = FontSize(rawValue: raw) {
             prefs.fontSize = size
         }
-        if let raw = request.query[String.self, at: "contrast"] {
+        if let raw = parameter("contrast") {
             prefs.highContrast = raw == "high"
             toSet.append((contrastCookie, prefs.highContrast ? "high" : "normal"))
         } else {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import TongbanApp
 import Identity
 import TongbanCore
@@ -20,6 +22,12 @@ struct Tongban: AsyncParsableCommand {
 
     /// Parses and runs; a usage error prints one line on stderr and exits 64, a failure exits 1.
     static func main() async {
+        // `serve` runs Swift Concurrency's tasks on the NIO event loops themselves (SwiftNIO's executor takeover):
+        // an async route then resumes on the loop that owns its connection instead of hopping to the
+        // cooperative pool and back for every await. TONGBAN_NIO_EXECUTOR=0 keeps Swift's own pool.
+        if CommandLine.arguments.dropFirst().first == "serve", ProcessInfo.processInfo.environment["TONGBAN_NIO_EXECUTOR"] != "0" {
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         do {
             var command = try parseAsRoot()
             if var async = command as? any AsyncParsableCommand {

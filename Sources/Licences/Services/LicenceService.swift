@@ -603,7 +603,7 @@ public struct LicenceService: Sendable {
                 guard let stored, stored.payload == payload || (claims.pexp != nil && claims.num == stored.number) else { return nil }
                 return (stored.status, stored.reason)
             }, typeName: { _ in typeName }, issuerName: { _ in issuerName },
-            componentStatus: { number in componentStatuses[number] })
+            componentStatus: { number in componentStatuses[number] }, decodedClaims: claimed?.claims)
     }
 
     /// A presentation code (亮证) for the holder: the licence's public claims, signed with the issuer's current
@@ -675,16 +675,12 @@ public struct LicenceService: Sendable {
 
     /// The licence id a payload claims, and whether it lists components (read before verification only to
     /// find the records; the verifier checks the signature and the stored token before anything is trusted).
-    static func unverifiedClaims(_ payload: String) -> (id: UUID, composite: Bool)? {
-        struct Claimed: Decodable {
-            var lid: String
-            var sub: [LicenceClaims.Component]?
-        }
-        let parts = payload.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let data = Base64URL.decode(parts[1]),
-            let claimed = try? CompactJWS.decoder.decode(Claimed.self, from: data), let id = UUID(uuidString: claimed.lid)
+    static func unverifiedClaims(_ payload: String) -> (id: UUID, composite: Bool, claims: LicenceClaims)? {
+        let parts = payload.utf8.split(separator: UInt8(ascii: "."), maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 3, let data = Base64URL.decode(Substring(parts[1])),
+            let claimed = try? CompactJWS.decoder.decode(LicenceClaims.self, from: data), let id = UUID(uuidString: claimed.lid)
         else { return nil }
-        return (id, !(claimed.sub ?? []).isEmpty)
+        return (id, !(claimed.sub ?? []).isEmpty, claimed)
     }
 
     /// Revokes (or suspends) a licence: staff of the issuing department. 409 when already revoked.

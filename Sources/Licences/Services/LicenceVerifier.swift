@@ -111,7 +111,7 @@ public enum LicenceVerifier {
         _ token: String, now: Date, lookup: (String) -> VerificationKey?,
         status: (LicenceClaims) -> (LicenceStatus, String?)?,
         typeName: (String) -> String? = { _ in nil }, issuerName: (String) -> String? = { _ in nil },
-        componentStatus: (String) -> String? = { _ in nil }
+        componentStatus: (String) -> String? = { _ in nil }, decodedClaims: LicenceClaims? = nil
     ) -> VerificationResult {
         let verified: CompactJWS.Verified
         do {
@@ -120,8 +120,10 @@ public enum LicenceVerifier {
             return .failure(error.rawValue)
         }
         let isPresentation = verified.type == presentationType
+        // `decodedClaims`: the caller already decoded this very token's payload (the online path reads the
+        // licence id from it before the signature check); the bytes are the ones just verified.
         guard verified.type == tokenType || isPresentation,
-            let claims = try? CompactJWS.decoder.decode(LicenceClaims.self, from: verified.payload), claims.v == 1,
+            let claims = decodedClaims ?? (try? CompactJWS.decoder.decode(LicenceClaims.self, from: verified.payload)), claims.v == 1,
             isPresentation == (claims.pexp != nil)
         else { return .failure("malformed") }
         var result = VerificationResult(

@@ -253,8 +253,10 @@ public enum CompactJWS {
 
     /// The header's key id, read without verifying (to find the key).
     public static func keyID(of token: String) -> String? {
-        guard let first = token.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first else { return nil }
-        return header(first)?.kid
+        // Byte-wise: splitting a String by Character walks grapheme clusters, many times slower.
+        guard let first = token.utf8.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false).first
+        else { return nil }
+        return header(Substring(first))?.kid
     }
 
     /// Verifies `token` against the keys `lookup` finds by kid; the payload bytes when valid.
