@@ -242,7 +242,9 @@ public struct LookupService: Sendable {
         query.status = "partial"
         query.providers = providers.count
         query.createdAt = now
-        try await query.create(on: db)
+        // Through the write gate: on SQLite a bare INSERT would wait for the writer lock while holding a pooled
+        // connection that readers need.
+        try await db.writeTransaction { tx in try await query.create(on: tx) }
         let queryID = try query.requireID()
         try await app.audit?.record(
             kind: "codes.lookup", actor: principal.userID, subject: "lookup:\(queryID.uuidString.lowercased())",
@@ -368,7 +370,11 @@ public struct LookupService: Sendable {
             defer { tracker.finished() }
             guard case .success(let numbers)? = await Self.race(call, against: window) else { return }
             do {
-                try await LookupService(app: app).recordLate(numbers, providerID: providerID, queryID: queryID)
+                // Late answers arrive together (every slow provider of every query): one writer commits them in
+                // batches instead of one write transaction each.
+                let service = LookupService(app: app)
+                try await service.awaitRows(of: queryID)
+                try await app.lateAnswerWriter.record(LateItem(numbers: numbers, providerID: providerID, queryID: queryID))
             } catch {
                 app.logger.warning("late lookup answer not recorded", metadata: ["lookup.id": .string(queryID.uuidString)])
             }
@@ -447,42 +453,71 @@ public struct LookupService: Sendable {
         }
     }
 
+    /// One late answer (or, with `numbers` nil, a provider given up on).
+    struct LateItem: Sendable {
+        var numbers: [String]?
+        var providerID: UUID
+        var queryID: UUID
+    }
+
     func recordLate(_ numbers: [String]?, providerID: UUID, queryID: UUID) async throws {
-        let now = app.clock.now()
-        // The fan-out may still be writing its rows: wait for the pending row (briefly).
+        try await awaitRows(of: queryID)
+        try await recordLate([LateItem(numbers: numbers, providerID: providerID, queryID: queryID)])
+    }
+
+    /// The fan-out may still be writing its rows when a late answer arrives: waits (briefly) for them.
+    func awaitRows(of queryID: UUID) async throws {
         for _ in 0..<50 {
-            if try await LookupAnswer.query(on: db).filter(\.$queryID == queryID).filter(\.$providerID == providerID).first() != nil { break }
+            if try await LookupAnswer.query(on: db).filter(\.$queryID == queryID).first() != nil { return }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let finished = try await db.writeTransaction { tx -> LookupQuery? in
-            guard let answer = try await LookupAnswer.query(on: tx).filter(\.$queryID == queryID).filter(\.$providerID == providerID).first(),
-                answer.status == .pending
-            else { return nil }
-            answer.status = numbers == nil ? .failed : .late
-            answer.numbers = (try? JSONText.encode((numbers ?? []).map(Masking.phone))) ?? "[]"
-            answer.answeredAt = numbers == nil ? nil : now
-            try await answer.update(on: tx)
-            let pending = try await LookupAnswer.query(on: tx).filter(\.$queryID == queryID).filter(\.$status == .pending).count()
-            guard pending == 0, let query = try await LookupQuery.find(queryID, on: tx) else { return nil }
-            query.status = "complete"
-            query.completedAt = now
-            query.notifiedAt = now
-            try await query.update(on: tx)
-            // The person is told in-app and by SMS (the Applications notifier: inbox row plus an SMS outbox copy
-            // delivered by its job through the pluggable `app.notificationSender`).
-            let answers = try await LookupAnswer.query(on: tx).filter(\.$queryID == queryID).all()
-            let answered = answers.filter { $0.status == .answered || $0.status == .late }
-            let found = answered.reduce(0) { $0 + ((try? JSONText.decode([String].self, $1.numbers))?.count ?? 0) }
-            try await Notifier.notify(
-                userID: query.userID, template: Self.completedTemplate,
-                parameters: ["answered": String(answered.count), "total": String(answers.count), "numbers": String(found)],
-                channels: [.inbox, .sms], tx: tx, clock: app.clock)
-            return query
+    }
+
+    /// Records late answers in ONE write transaction: each still-pending answer takes its outcome; every query
+    /// left with no pending provider is completed and its person notified (in-app and SMS), then audited.
+    func recordLate(_ items: [LateItem]) async throws {
+        guard !items.isEmpty else { return }
+        let now = app.clock.now()
+        let queryIDs = Array(Set(items.map(\.queryID)))
+        let finished = try await db.writeTransaction { tx -> [LookupQuery] in
+            let pending = try await LookupAnswer.query(on: tx).filter(\.$queryID ~~ queryIDs).filter(\.$status == .pending).all()
+            var byKey: [String: LookupAnswer] = [:]
+            for answer in pending { byKey["\(answer.queryID)/\(answer.providerID)"] = answer }
+            var touched = Set<UUID>()
+            for item in items {
+                guard let answer = byKey.removeValue(forKey: "\(item.queryID)/\(item.providerID)") else { continue }
+                answer.status = item.numbers == nil ? .failed : .late
+                answer.numbers = (try? JSONText.encode((item.numbers ?? []).map(Masking.phone))) ?? "[]"
+                answer.answeredAt = item.numbers == nil ? nil : now
+                try await answer.update(on: tx)
+                touched.insert(item.queryID)
+            }
+            // Queries whose last pending provider just answered.
+            let stillPending = Set(byKey.values.map(\.queryID))
+            var done: [LookupQuery] = []
+            for queryID in touched where !stillPending.contains(queryID) {
+                guard let query = try await LookupQuery.find(queryID, on: tx), query.status != "complete" else { continue }
+                query.status = "complete"
+                query.completedAt = now
+                query.notifiedAt = now
+                try await query.update(on: tx)
+                // The person is told in-app and by SMS (the Applications notifier: inbox row plus an SMS outbox copy
+                // delivered by its job through the pluggable `app.notificationSender`).
+                let answers = try await LookupAnswer.query(on: tx).filter(\.$queryID == queryID).all()
+                let answered = answers.filter { $0.status == .answered || $0.status == .late }
+                let found = answered.reduce(0) { $0 + ((try? JSONText.decode([String].self, $1.numbers))?.count ?? 0) }
+                try await Notifier.notify(
+                    userID: query.userID, template: Self.completedTemplate,
+                    parameters: ["answered": String(answered.count), "total": String(answers.count), "numbers": String(found)],
+                    channels: [.inbox, .sms], tx: tx, clock: app.clock)
+                done.append(query)
+            }
+            return done
         }
-        if let finished {
+        for query in finished {
             try await app.audit?.record(
-                kind: "codes.lookup.notified", actor: nil, subject: "lookup:\(queryID.uuidString.lowercased())",
-                details: ["user": finished.userID.uuidString.lowercased()])
+                kind: "codes.lookup.notified", actor: nil, subject: "lookup:\((try? query.requireID())?.uuidString.lowercased() ?? "")",
+                details: ["user": query.userID.uuidString.lowercased()])
         }
     }
 

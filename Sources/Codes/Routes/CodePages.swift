@@ -45,6 +45,7 @@ struct CodePages: RouteCollection {
         "codes_offline_failed": ("启用失败，请稍后重试。", "Setting up failed; please try again."),
         "codes_offline_unsupported": ("此浏览器不支持离线码（需要 WebCrypto Ed25519）。", "This browser cannot make offline codes (WebCrypto Ed25519 is needed)."),
         "codes_offline_code": ("离线码文本", "Offline code text"),
+        "codes_offline_qr": ("离线身份码（二维码），请出示给扫码设备", "Offline identity code (QR): show it to the scanner"),
     ])
 
     struct TypeLink: Encodable, Sendable {
@@ -83,7 +84,7 @@ struct CodePages: RouteCollection {
         var headers = HTTPHeaders()
         headers.replaceOrAdd(name: .contentType, value: "text/javascript; charset=utf-8")
         headers.replaceOrAdd(name: .cacheControl, value: "public, max-age=300")
-        return Response(status: .ok, headers: headers, body: .init(string: DeviceScript.source))
+        return Response(status: .ok, headers: headers, body: .init(string: QRScript.source + DeviceScript.source))
     }
 
     struct DeviceRequest: Content {

@@ -7,8 +7,8 @@
 ///    the same service as `POST /api/v1/codes/devices`); the device certificate is stored next to the key.
 /// 3. Every 5 seconds — with or without network — the script signs a fresh code
 ///    `certificate ~ JWS(EdDSA, kid = certificate id, typ "tongban-device-code", canonical claims)` valid 60 s and
-///    shows its text (`#device-code`, attribute `data-payload`). An offline QR rendering is not done yet: the page
-///    shows the payload text, which scanners can read by keyboard wedge or which a verifier can paste.
+///    draws it as a QR code (`#device-qr`, by ``QRScript``'s `TongbanQR`, level M) above its text (`#device-code`,
+///    attribute `data-payload`), which a verifier can also paste.
 enum DeviceScript {
     static let source = #"""
 (function () {
@@ -16,6 +16,7 @@ enum DeviceScript {
   var root = document.getElementById("offline-code");
   if (!root) { return; }
   var out = document.getElementById("device-code");
+  var picture = document.getElementById("device-qr");
   var status = document.getElementById("device-status");
   var button = document.getElementById("device-register");
   var enc = new TextEncoder();
@@ -80,8 +81,14 @@ enum DeviceScript {
   var current = null, timer = null;
   async function show() {
     if (!current) { return; }
-    if (current.exp * 1000 <= Date.now()) { say("expired"); out.textContent = ""; out.removeAttribute("data-payload"); button.hidden = false; return; }
+    if (current.exp * 1000 <= Date.now()) { say("expired"); out.textContent = ""; out.removeAttribute("data-payload");
+      if (picture) { picture.innerHTML = ""; picture.hidden = true; } button.hidden = false; return; }
     var payload = await sign(current);
+    if (picture && window.TongbanQR) {
+      picture.innerHTML = window.TongbanQR.svg(payload, "M");
+      picture.setAttribute("data-payload", payload);
+      picture.hidden = false;
+    }
     out.textContent = payload;
     out.setAttribute("data-payload", payload);
     out.setAttribute("data-signed-at", String(Date.now()));
