@@ -251,6 +251,8 @@ public struct LookupService: Sendable {
             details: ["providers": String(providers.count)])
 
         let breakers = app.lookupBreakers
+        // Late answers of this query are recorded only once its rows exist (in-process, no polling).
+        let written = OnceSignal()
         let outcomes = await withTaskGroup(of: (UUID, Outcome).self) { group in
             for provider in providers {
                 guard let providerID = provider.id else { continue }
@@ -258,7 +260,7 @@ public struct LookupService: Sendable {
                 let timeout = Duration.milliseconds(provider.timeoutMilliseconds)
                 group.addTask {
                     (providerID, await self.ask(client, providerID: providerID, queryID: queryID, idNumber: idNumber, timeout: timeout,
-                                                settings: settings, breakers: breakers))
+                                                settings: settings, breakers: breakers, written: written))
                 }
             }
             var all: [UUID: Outcome] = [:]
@@ -276,6 +278,7 @@ public struct LookupService: Sendable {
                 runAt: min(deadline, answeredAt.addingTimeInterval(settings.lateDelay(attempt: 1))),
                 dedupeKey: Self.lateKey(queryID, providerID, attempt: 1), maxAttempts: 3)
         }
+        defer { written.fire() }
         try await db.writeTransaction { tx in
             try await JobQueue(db: tx, clock: app.clock).enqueueNew(lateJobs)
             // Multi-row INSERTs (100 answers each, within SQLite's bound-parameter limit).
@@ -298,14 +301,32 @@ public struct LookupService: Sendable {
                     .set(\.$completedAt, to: answeredAt).update()
             }
         }
-        return try await view(queryID, principal: principal)
+        // The answer as just written (re-reading 135 rows and the providers per query was most of its reads).
+        let byID = Dictionary(providers.compactMap { p in p.id.map { ($0, p) } }, uniquingKeysWith: { a, _ in a })
+        var numbers: [NumberView] = []
+        var rows: [ProviderView] = []
+        for (providerID, outcome) in outcomes {
+            guard let provider = byID[providerID] else { continue }
+            rows.append(ProviderView(provider: provider.name, status: outcome.status, attempts: outcome.attempts))
+            for number in outcome.numbers.map(Masking.phone) {
+                numbers.append(NumberView(number: number, provider: provider.name, kind: provider.kind))
+            }
+        }
+        rows.sort { $0.provider < $1.provider }
+        numbers.sort { ($0.provider, $0.number) < ($1.provider, $1.number) }
+        return QueryView(
+            id: queryID, status: complete ? "complete" : "partial", total: providers.count,
+            answered: rows.filter { $0.status == .answered || $0.status == .late }.count, numbers: numbers,
+            pending: rows.filter { $0.status == .pending }.map(\.provider),
+            failed: rows.filter { $0.status == .failed || $0.status == .circuitOpen }.map(\.provider), providers: rows,
+            createdAt: now, completedAt: complete ? answeredAt : nil, notifiedAt: nil)
     }
 
     /// One provider: attempts with back-off inside its timeout; a call still running at the timeout keeps
     /// running and its answer is recorded later.
     func ask(
         _ client: any NumberProvider, providerID: UUID, queryID: UUID, idNumber: String, timeout: Duration, settings: LookupSettings,
-        breakers: CircuitBreakers
+        breakers: CircuitBreakers, written: OnceSignal = OnceSignal(fired: true)
     ) async -> Outcome {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
@@ -332,7 +353,7 @@ public struct LookupService: Sendable {
                 // Timed out: the call goes on (its answer is recorded when it comes); the persistent job written
                 // with the pending row asks again later if this process forgets the call.
                 if settings.awaitInFlight {
-                    awaitLate(call, providerID: providerID, queryID: queryID, window: settings.lateWindow)
+                    awaitLate(call, providerID: providerID, queryID: queryID, window: settings.lateWindow, written: written)
                 } else {
                     call.cancel()
                 }
@@ -362,7 +383,7 @@ public struct LookupService: Sendable {
 
     /// Awaits the call that missed its timeout in this process and records its answer when it comes. A failure
     /// or no answer records nothing: the persistent re-ask job decides (and fails the provider after the window).
-    func awaitLate(_ call: Task<[String], any Error>, providerID: UUID, queryID: UUID, window: Duration) {
+    func awaitLate(_ call: Task<[String], any Error>, providerID: UUID, queryID: UUID, window: Duration, written: OnceSignal) {
         let app = self.app
         let tracker = app.lateAnswers
         tracker.started()
@@ -372,8 +393,7 @@ public struct LookupService: Sendable {
             do {
                 // Late answers arrive together (every slow provider of every query): one writer commits them in
                 // batches instead of one write transaction each.
-                let service = LookupService(app: app)
-                try await service.awaitRows(of: queryID)
+                await written.wait()
                 try await app.lateAnswerWriter.record(LateItem(numbers: numbers, providerID: providerID, queryID: queryID))
             } catch {
                 app.logger.warning("late lookup answer not recorded", metadata: ["lookup.id": .string(queryID.uuidString)])
@@ -544,6 +564,34 @@ public struct LookupService: Sendable {
             pending: rows.filter { $0.status == .pending }.map(\.provider),
             failed: rows.filter { $0.status == .failed || $0.status == .circuitOpen }.map(\.provider), providers: rows,
             createdAt: query.createdAt, completedAt: query.completedAt, notifiedAt: query.notifiedAt)
+    }
+}
+
+/// Fires once; `wait()` returns at once after that (late answers wait for their query's rows to be written).
+final class OnceSignal: Sendable {
+    private let state: NIOLockedValueBox<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>
+
+    init(fired: Bool = false) { state = NIOLockedValueBox((fired, [])) }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLockedValue { state -> Bool in
+                if state.fired { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    func fire() {
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.fired else { return [] }
+            state.fired = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 }
 
