@@ -176,13 +176,13 @@ extension Bench {
             var result = String(
                 format: "; lookups over %d providers: %d in %.1f s = %.1f/s, p50 %.0f ms, p95 %.0f ms",
                 providers + 3, times.count, elapsed, Double(times.count) / elapsed, p50, p95)
-            if soakSeconds > 0 { result += try await soak(service, principal: principal) }
+            if soakSeconds > 0 { result += try await soak(service, app: app, principal: principal) }
             return result
         }
 
         /// The soak: one lookup started every 1/`soakRate` s for `soakSeconds` (open loop: a slow answer does not
         /// delay the next start), each in its own task; errors, lateness of the schedule and answer-time percentiles.
-        func soak(_ service: LookupService, principal: Principal) async throws -> String {
+        func soak(_ service: LookupService, app: Application, principal: Principal) async throws -> String {
             let total = Int((soakSeconds * soakRate).rounded())
             BenchLicences.progress("soak: \(total) lookups at \(soakRate)/s over \(soakSeconds) s (open loop)")
             let start = ContinuousClock.now
@@ -216,6 +216,9 @@ extension Bench {
             let times = results.filter { $0.1 == nil }.map(\.0).sorted()
             func percentile(_ p: Double) -> Double { times.isEmpty ? 0 : times[min(times.count - 1, Int(Double(times.count) * p))] * 1000 }
             if let first = errors.first { BenchLicences.progress("soak: first error: \(first)") }
+            // Late answers still in flight are recorded before the app shuts down.
+            let drained = Date().addingTimeInterval(30)
+            while app.lateAnswers.count > 0 && Date() < drained { try await Task.sleep(for: .milliseconds(50)) }
             return String(
                 format: "; soak %.0f s at %.0f/s: %d lookups in %.1f s = %.1f/s, %d errors, p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms",
                 soakSeconds, soakRate, results.count, elapsedSeconds, Double(results.count) / elapsedSeconds, errors.count,

@@ -66,7 +66,10 @@ extension Application {
     public var lateAnswerWriter: LateAnswerWriter {
         locks.lock(for: LateAnswerWriterLock.self).withLock {
             if let writer = storage[LateAnswerWriterKey.self] { return writer }
-            let writer = LateAnswerWriter { [unowned self] items in try await LookupService(app: self).recordLate(items) }
+            // The database is taken now: after shutdown `app.db` no longer exists, and a late answer still in
+            // flight then fails (logged) instead of stopping the process.
+            let database = db
+            let writer = LateAnswerWriter { [unowned self] items in try await LookupService(app: self, db: database).recordLate(items) }
             storage[LateAnswerWriterKey.self] = writer
             return writer
         }
