@@ -12,11 +12,12 @@ public struct CasesModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateCasesSchema(), CreateCaseStatCounts(), CreateCaseSettings(), CreateCaseAttachments()] }
+    public var migrations: [any Migration] { [CreateCasesSchema(), CreateCaseStatCounts(), CreateCaseSettings(), CreateCaseAttachments(), CreateCaseStatBlocks(), CreateCaseLocationIndex()] }
 
     public func boot(_ app: Application) throws {
         app.casesConfig = CasesConfig.fromEnvironment()
         app.casesDirectory = CasesDirectoryCache()
+        app.caseWriter = CaseWriter(app: app)
         try app.register(collection: CasesController())
         try app.register(collection: Open311Controller())
         try app.register(collection: PatrolController())

@@ -18,6 +18,7 @@ extension Bench {
         @ArgumentParser.Option(name: .long, help: "Grids in total (the demo has 50; more are generated).") var grids = 451
         @ArgumentParser.Option(name: .long, help: "Synthetic cases for the statistics measurement (0 skips it).")
         var cases = 1_000_000
+        @ArgumentParser.Option(name: .long, help: "Statistics requests per kind of period (three kinds).") var statsRuns = 20
         @ArgumentParser.Option(name: .long, help: "Port for the in-process server.") var port = 18_431
         @ArgumentParser.Option(name: .long, help: "Database URL (default: a new SQLite file in a temporary directory).")
         var database: String?
@@ -27,6 +28,7 @@ extension Bench {
             guard (1...512).contains(concurrency) else { throw ValidationError("--concurrency must be 1–512") }
             guard (1...10_000).contains(grids) else { throw ValidationError("--grids must be 1–10000") }
             guard (0...10_000_000).contains(cases) else { throw ValidationError("--cases must be 0–10000000") }
+            guard (1...1000).contains(statsRuns) else { throw ValidationError("--stats-runs must be 1–1000") }
         }
 
         func run() async throws {
@@ -89,24 +91,36 @@ extension Bench {
             let seconds = Date().timeIntervalSince(start)
             let result = counter.withLockedValue { $0 }
             let rate = Double(reports) / seconds
-            BenchLicences.progress(String(format: "ingest: %d reports in %.2f s = %.0f reports/s (%d failed, %d duplicates)", reports, seconds, rate, result.failed, result.duplicates))
+            let writer = await CasesBenchSupport.writerCounts(app: app)
+            BenchLicences.progress(String(format: "ingest: %d reports in %.2f s = %.0f reports/s (%d failed, %d duplicates; %d write transactions)", reports, seconds, rate, result.failed, result.duplicates, writer.batches))
             var statsLine = "stats skipped"
             if cases > 0 {
                 BenchLicences.progress("inserting \(cases) synthetic cases")
-                try await CasesBenchSupport.insertSyntheticCases(app: app, count: cases) { done in BenchLicences.progress("inserted \(done)") }
+                let loadStart = Date()
+                try await CasesBenchSupport.insertSyntheticCases(app: app, count: cases) { done in
+                    BenchLicences.progress(String(format: "inserted %d (%.0f s)", done, Date().timeIntervalSince(loadStart)))
+                }
+                let loadSeconds = Date().timeIntervalSince(loadStart)
                 let staff = try await login("demo-district")
+                // Three kinds of period: everything, this year, one month (edges of 16-day blocks).
+                let paths = [
+                    "/api/v1/cases/stats", "/api/v1/cases/stats?from=2026-01-01&to=2026-12-31",
+                    "/api/v1/cases/stats?from=2026-10-03&to=2026-11-02",
+                ]
                 var timings: [Double] = []
-                for run in 0..<5 {
+                for run in 0..<(3 * statsRuns) {
                     let t0 = Date()
-                    let path = run % 2 == 0 ? "/api/v1/cases/stats" : "/api/v1/cases/stats?from=2026-01-01&to=2026-12-31"
-                    let response = try await app.client.get(URI(string: base + path)) { req in
+                    let response = try await app.client.get(URI(string: base + paths[run % paths.count])) { req in
                         req.headers.bearerAuthorization = BearerAuthorization(token: staff)
                     }
                     guard response.status == .ok else { throw CommandFailure(description: "stats answered \(response.status)") }
                     timings.append(Date().timeIntervalSince(t0) * 1000)
                 }
                 let sorted = timings.sorted()
-                statsLine = String(format: "stats over %d cases: median %.0f ms, max %.0f ms", cases + reports, sorted[sorted.count / 2], sorted.last ?? 0)
+                let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
+                statsLine = String(
+                    format: "stats over %d cases (loaded in %.0f s): p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d requests)", cases + reports,
+                    loadSeconds, sorted[sorted.count / 2], p99, sorted.last ?? 0, sorted.count)
             }
             await app.server.shutdown()
             print(String(format: "cases: %.0f reports/s over HTTP with %d grids (%d clients, %d failed); %@", rate, grids, concurrency, result.failed, statsLine))

@@ -86,7 +86,8 @@ struct PatrolController: RouteCollection {
                     title: "一表通巡查 " + patrolID.uuidString.prefix(8).lowercased(), department: nil, coHandlers: nil,
                     timeLimitDays: nil, contact: nil)
                 do {
-                    created.append(try await CaseService(app: app, db: tx).create(input, principal: principal, forcedChannel: .patrol))
+                    created.append(
+                        try await CaseService(app: app, db: tx).create(input, principal: principal, forcedChannel: .patrol, grouped: false))
                 } catch let problem as Problem where !problem.errors.isEmpty {
                     throw Problem.validation(problem.errors.map { error in
                         error.field.hasPrefix("location") || error.field == "address"

@@ -300,7 +300,8 @@ struct CaseActions: Sendable {
     }
 
     /// An in-app message to the resident who reported the case (internal tasks and anonymous Open311
-    /// reports have none), written in the action's transaction.
+    /// reports have none), written in the action's transaction, with an SMS copy to their phone (delivered by
+    /// the `notifications.send` job; the development sender logs it to `<data dir>/outbox.log`, number masked).
     private func notifyReporter(
         _ record: CaseRecord, _ template: String, note: String?, directory: CasesDirectory, tx: any Database
     ) async throws {
@@ -310,7 +311,8 @@ struct CaseActions: Sendable {
             "number": record.number, "department": department?.name ?? "", "departmentEn": department?.nameEn ?? "",
         ]
         if let note, !note.isEmpty { parameters["note"] = String(note.prefix(500)) }
-        try await Notifier.notify(userID: reporter, template: template, parameters: parameters, tx: tx, clock: app.clock)
+        try await Notifier.notify(
+            userID: reporter, template: template, parameters: parameters, channels: [.inbox, .sms], tx: tx, clock: app.clock)
     }
 
     private func restartResponse(_ record: CaseRecord, now: Date, tx: any Database, table: SLATable) async throws {

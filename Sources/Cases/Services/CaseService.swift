@@ -53,7 +53,13 @@ struct CaseService: Sendable {
     ]
 
     /// Validates and files a case for `principal` (nil only for Open311 with an API key).
-    func create(_ input: CreateRequest, principal: Principal?, forcedChannel: CaseChannel? = nil) async throws -> CaseRecord {
+    ///
+    /// Input is validated here, in the caller's task (bad input never reaches the database). With `grouped`
+    /// (the default) the case is then written by the group-commit writer together with other concurrent
+    /// reports; `grouped: false` writes it on `db` at once (callers inside a transaction, such as the patrol form).
+    func create(_ input: CreateRequest, principal: Principal?, forcedChannel: CaseChannel? = nil, grouped: Bool = true)
+        async throws -> CaseRecord
+    {
         let directory = try await app.casesDirectory.get(db: db, now: now)
         var errors = FieldErrors()
         let type = input.type.flatMap(CaseType.init(rawValue:))
@@ -158,120 +164,38 @@ struct CaseService: Sendable {
             type: type, priority: priority, channel: channel, timeLimitDays: input.timeLimitDays, table: directory.slaTable)
         let now = self.now
         let config = app.casesConfig
-        let record = CaseRecord()
-        record.id = UUID()
-        record.type = type
-        record.category = category
-        record.description = description
-        record.status = .dispatched
-        record.priority = priority
-        record.channel = channel
-        record.subtype = input.subtype
-        record.title = input.title?.trimmingCharacters(in: .whitespacesAndNewlines)
-        record.lat = lat
-        record.lon = lon
-        record.address = input.address
-        record.gridID = gridID
-        record.outsideGrid = outside
-        record.level = directory.level(of: department)
-        record.departmentID = department
-        record.coHandlerIDs = coHandlers
-        record.originDepartmentID = originDepartment
-        record.dispatcherID = explicitDepartment == nil ? nil : originDepartment
-        record.reporterID = principal?.userID
-        record.reporterKind = principal?.kind.rawValue
-        record.contact = input.contact
-        record.escalations = 0
-        record.urges = 0
-        record.reopened = 0
-        record.overdue = false
-        record.responseDueAt = policy.response.deadline(from: now, calendar: calendar)
-        record.resolutionDueAt = policy.resolution.deadline(from: now, calendar: calendar)
-        record.createdAt = now
-        record.updatedAt = now
+        var reporterGrid: String?
+        // A grid member's report records the grid they belong to (the reported point's, when theirs).
+        if let principal, let own = directory.memberGrids[principal.userID], !own.isEmpty {
+            let chosen = gridID.flatMap { own.contains($0) ? $0 : nil }
+                ?? own.compactMap { directory.grids[$0] }.min { $0.code < $1.code }?.id
+            if let chosen, let grid = directory.grids[chosen] { reporterGrid = grid.code }
+        }
         _ = gridRegion
-        let events = CaseEvents(app: app)
-        return try await db.writeTransaction { [lat, lon, gridID, outside, originDepartment] tx in
-            // Duplicate detection: same category, near, recent, still open.
-            var primary: CaseRecord?
-            if let lat, let lon, config.duplicateMeters > 0, type != .supervision {
-                primary = try await Self.findDuplicate(
-                    on: tx, category: category, lat: lat, lon: lon, meters: config.duplicateMeters,
-                    since: now.addingTimeInterval(-config.duplicateHours * 3600))
-            }
-            record.number = try await Self.nextNumber(on: tx, type: type, now: now)
-            if let primary {
-                record.status = .duplicate
-                record.duplicateOf = primary.id
-                record.departmentID = primary.departmentID
-                record.level = primary.level
-                record.coHandlers = primary.coHandlers
-            }
-            try await record.create(on: tx)
-            try await CaseStatCounters.apply(before: nil, after: CaseStatCounters.Snapshot(record), on: tx)
-            let id = try record.requireID()
-            if let media = input.mediaUrl {
-                let link = CaseAttachment()
-                link.caseID = id
-                link.uploaderID = principal?.userID
-                link.purpose = "report"
-                link.filename = String((URL(string: media)?.lastPathComponent ?? "media").prefix(200))
-                link.contentType = "text/uri-list"
-                link.size = 0
-                link.url = media
-                link.createdAt = now
-                try await link.create(on: tx)
-            }
-            var details: [String: String] = ["department": directory.departments[record.departmentID]?.code ?? ""]
-            if let gridID, let grid = directory.grids[gridID] { details["grid"] = grid.code }
-            if outside { details["outsideGrid"] = "true" }
-            // A grid member's report records the grid they belong to (the reported point's, when theirs).
-            if let principal, let own = directory.memberGrids[principal.userID], !own.isEmpty {
-                let chosen = gridID.flatMap { own.contains($0) ? $0 : nil }
-                    ?? own.compactMap { directory.grids[$0] }.min { $0.code < $1.code }?.id
-                if let chosen, let grid = directory.grids[chosen] { details["reporterGrid"] = grid.code }
-            }
-            if let primary {
-                details["duplicateOf"] = primary.number
-                try await events.append(
-                    on: tx, caseID: id, action: "duplicate", actor: principal, department: nil, from: nil, to: .duplicate,
-                    comment: nil, details: details, at: now, first: true)
-                try await events.append(
-                    on: tx, caseID: try primary.requireID(), action: "duplicate_linked", actor: principal, department: nil,
-                    from: nil, to: nil, comment: nil, details: ["duplicate": record.number], at: now)
-            } else {
-                try await events.append(
-                    on: tx, caseID: id, action: "create", actor: principal, department: originDepartment, from: nil,
-                    to: .dispatched, comment: nil, details: details, at: now, first: true)
-                try await CaseTimers.schedule(on: tx, app: app, record: record, start: now)
-            }
-            return record
+        let prepared = PreparedCase(
+            type: type, category: category, description: description, priority: priority, channel: channel,
+            subtype: input.subtype, title: input.title?.trimmingCharacters(in: .whitespacesAndNewlines), lat: lat, lon: lon,
+            address: input.address, gridID: gridID, outsideGrid: outside, department: department,
+            level: directory.level(of: department), coHandlers: coHandlers, originDepartment: originDepartment,
+            dispatcher: explicitDepartment == nil ? nil : originDepartment, reporterID: principal?.userID,
+            reporterKind: principal?.kind.rawValue, reporterName: principal?.username, contact: input.contact,
+            responseDueAt: policy.response.deadline(from: now, calendar: calendar),
+            resolutionDueAt: policy.resolution.deadline(from: now, calendar: calendar), mediaUrl: input.mediaUrl,
+            reporterGrid: reporterGrid,
+            duplicateMeters: lat != nil && lon != nil && type != .supervision ? config.duplicateMeters : 0,
+            duplicateSince: now.addingTimeInterval(-config.duplicateHours * 3600), now: now, directory: directory)
+        if grouped {
+            // Concurrent reports share one write transaction (``CaseWriter``).
+            return try await app.caseWriter.submit(prepared)
+        }
+        return try await db.writeTransaction { [app] tx in
+            try await CaseBatch.commit([prepared], on: tx, app: app)[0]
         }
     }
 
     static func department(_ reference: String, in directory: CasesDirectory) -> UUID? {
         if let id = UUID(uuidString: reference), directory.departments[id] != nil { return id }
         return directory.departmentsByCode[reference]?.id
-    }
-
-    /// The nearest open case of `category` within `meters` created since `since`.
-    static func findDuplicate(on db: any Database, category: String, lat: Double, lon: Double, meters: Double, since: Date)
-        async throws -> CaseRecord?
-    {
-        let dLat = meters / 111_320
-        let dLon = meters / (111_320 * max(0.01, cos(lat * .pi / 180)))
-        let candidates = try await CaseRecord.query(on: db)
-            .filter(\.$category == category)
-            .filter(\.$createdAt >= since)
-            .filter(\.$status ~~ [.dispatched, .processing, .resolved])
-            .filter(\.$lat >= lat - dLat).filter(\.$lat <= lat + dLat)
-            .filter(\.$lon >= lon - dLon).filter(\.$lon <= lon + dLon)
-            .limit(50)
-            .all()
-        return candidates
-            .map { ($0, distance(lat, lon, $0.lat ?? 0, $0.lon ?? 0)) }
-            .filter { $0.1 <= meters }
-            .min { $0.1 < $1.1 }?.0
     }
 
     /// Great-circle distance in metres (haversine).
@@ -283,22 +207,5 @@ struct CaseService: Sendable {
         let dl = (lon2 - lon1) * .pi / 180
         let a = sin(dp / 2) * sin(dp / 2) + cos(p1) * cos(p2) * sin(dl / 2) * sin(dl / 2)
         return 2 * r * atan2(a.squareRoot(), (1 - a).squareRoot())
-    }
-
-    /// `WG-20261130-000001`: type prefix, the day in China, a per-day sequence.
-    static func nextNumber(on db: any Database, type: CaseType, now: Date) async throws -> String {
-        let day = LocalDate(now).description.replacingOccurrences(of: "-", with: "")
-        let key = type.numberPrefix + day
-        guard let sql = db as? any SQLDatabase else { return key + "-" + UUID().uuidString.prefix(6) }
-        // One statement: the first report of the day creates the counter, later ones increment it.
-        let row = try await sql.raw(
-            """
-            INSERT INTO cases_counters (id, key, value) VALUES (\(bind: UUID()), \(bind: key), 1)
-            ON CONFLICT (key) DO UPDATE SET value = cases_counters.value + 1 RETURNING value
-            """
-        ).first()
-        let value = try row?.decode(column: "value", as: Int.self) ?? 0
-        let digits = String(value)
-        return type.numberPrefix + "-" + day + "-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
     }
 }

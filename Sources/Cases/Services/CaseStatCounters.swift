@@ -83,17 +83,35 @@ enum CaseStatCounters {
         try await add(delta.filter { $0.value != 0 }, on: db)
     }
 
-    /// Adds counts (one statement; keys must be distinct, which a dictionary guarantees).
+    /// Days per block of ``blockSchema``: a period of statistics sums whole blocks plus at most 2 × 15 single days.
+    static let blockDays = 16
+    static let blockSchema = "cases_stat_blocks"
+
+    /// Adds counts to the per-day rows and to their 16-day blocks (one statement each per 2,000 rows; keys must be
+    /// distinct, which a dictionary guarantees).
     static func add(_ delta: [Key: Int], on db: any Database) async throws {
         guard !delta.isEmpty, let sql = db as? any SQLDatabase else { return }
-        let entries = Array(delta)
+        try await upsert(Array(delta), into: schema, withID: true, on: sql)
+        var blocks: [Key: Int] = [:]
+        for (key, n) in delta {
+            blocks[Key(day: key.day / blockDays, type: key.type, dim: key.dim, key: key.key), default: 0] += n
+        }
+        try await upsert(Array(blocks.filter { $0.value != 0 }), into: blockSchema, withID: false, on: sql)
+    }
+
+    private static func upsert(_ entries: [(key: Key, value: Int)], into table: String, withID: Bool, on sql: any SQLDatabase) async throws {
+        let column = withID ? "day" : "block"
         for start in stride(from: 0, to: entries.count, by: 2000) {
-            var query = SQLQueryString("INSERT INTO cases_stat_counts (id, day, type, dim, key, n) VALUES ")
+            var query = SQLQueryString("INSERT INTO ")
+            query.appendInterpolation(unsafeRaw: table)
+            query.appendInterpolation(unsafeRaw: withID ? " (id, day, type, dim, key, n) VALUES " : " (block, type, dim, key, n) VALUES ")
             for (index, entry) in entries[start..<min(entries.count, start + 2000)].enumerated() {
                 if index > 0 { query.appendLiteral(", ") }
                 query.appendLiteral("(")
-                query.appendInterpolation(bind: UUID())
-                query.appendLiteral(", ")
+                if withID {
+                    query.appendInterpolation(bind: UUID())
+                    query.appendLiteral(", ")
+                }
                 query.appendInterpolation(bind: entry.key.day)
                 query.appendLiteral(", ")
                 query.appendInterpolation(bind: entry.key.type)
@@ -105,9 +123,40 @@ enum CaseStatCounters {
                 query.appendInterpolation(bind: entry.value)
                 query.appendLiteral(")")
             }
-            query.appendLiteral(" ON CONFLICT (day, type, dim, key) DO UPDATE SET n = cases_stat_counts.n + excluded.n")
+            query.appendInterpolation(unsafeRaw: " ON CONFLICT (\(column), type, dim, key) DO UPDATE SET n = \(table).n + excluded.n")
             try await sql.raw(query).run()
         }
+    }
+}
+
+/// 16-day blocks of the running statistics (`cases_stat_blocks`: block = day / 16), filled from the per-day rows,
+/// and an index for the per-day totals: statistics over a year sum about 25 blocks instead of 365 days.
+struct CreateCaseStatBlocks: AsyncMigration {
+    var name: String { "Cases.CreateCaseStatBlocks" }
+
+    func prepare(on database: any Database) async throws {
+        try await database.schema(CaseStatCounters.blockSchema)
+            .field("block", .int, .required)
+            .field("type", .string, .required)
+            .field("dim", .string, .required)
+            .field("key", .string, .required)
+            .field("n", .int, .required)
+            .unique(on: "block", "type", "dim", "key")
+            .create()
+        guard let sql = database as? any SQLDatabase else { return }
+        try await sql.create(index: "cases_stat_counts_dim_idx").on(CaseStatCounters.schema).column("dim").column("key").column("day").run()
+        try await sql.raw(
+            """
+            INSERT INTO cases_stat_blocks (block, type, dim, key, n)
+            SELECT day / \(unsafeRaw: String(CaseStatCounters.blockDays)), type, dim, key, SUM(n) FROM cases_stat_counts
+            GROUP BY day / \(unsafeRaw: String(CaseStatCounters.blockDays)), type, dim, key
+            """
+        ).run()
+    }
+
+    func revert(on database: any Database) async throws {
+        if let sql = database as? any SQLDatabase { try await sql.drop(index: "cases_stat_counts_dim_idx").run() }
+        try await database.schema(CaseStatCounters.blockSchema).delete()
     }
 }
 
@@ -129,5 +178,21 @@ struct CreateCaseStatCounts: AsyncMigration {
 
     func revert(on database: any Database) async throws {
         try await database.schema(CaseStatCounters.schema).delete()
+    }
+}
+
+/// An index for duplicate detection: the nearby cases of one category (a two-sided latitude range), so the search
+/// reads a handful of rows however many reports came in during the window.
+struct CreateCaseLocationIndex: AsyncMigration {
+    var name: String { "Cases.CreateCaseLocationIndex" }
+
+    func prepare(on database: any Database) async throws {
+        guard let sql = database as? any SQLDatabase else { return }
+        try await sql.create(index: "cases_cases_place_idx").on(CaseRecord.schema).column("category").column("lat").column("lon").run()
+    }
+
+    func revert(on database: any Database) async throws {
+        guard let sql = database as? any SQLDatabase else { return }
+        try await sql.drop(index: "cases_cases_place_idx").run()
     }
 }

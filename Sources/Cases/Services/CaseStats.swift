@@ -35,32 +35,60 @@ struct CaseStats: Sendable {
         var satisfactionRate: Double?
     }
 
-    /// Statistics from the running counters (``CaseStatCounters``): two small GROUP BY queries whatever the
-    /// number of cases.
+    /// Statistics from the running counters (``CaseStatCounters``): whole 16-day blocks plus the single days at
+    /// the period's edges, then the per-day totals — a few thousand rows whatever the number of cases.
     func compute(from: LocalDate?, to: LocalDate?, type: CaseType?, directory: CasesDirectory) async throws -> Result {
         guard let sql = db as? any SQLDatabase else { throw Problem(.internalServerError) }
-        var conditions: [SQLQueryString] = []
-        if let from { conditions.append("day >= \(bind: CaseStatCounters.day(from.start()))") }
-        if let to { conditions.append("day <= \(bind: CaseStatCounters.day(to.start()))") }
-        if let type { conditions.append("type = \(bind: type.rawValue)") }
-        var whereClause = SQLQueryString("")
-        for (index, condition) in conditions.enumerated() {
-            whereClause.appendLiteral(index == 0 ? " WHERE " : " AND ")
-            whereClause.appendInterpolation(condition)
+        let size = CaseStatCounters.blockDays
+        let lo = from.map { CaseStatCounters.day($0.start()) } ?? 0
+        let hi = to.map { CaseStatCounters.day($0.start()) } ?? 100_000_000
+        // Blocks lying wholly inside [lo, hi], and the days left over at either end.
+        let firstBlock = (lo + size - 1) / size
+        let lastBlock = (hi + 1) / size - 1
+        var parts: [SQLQueryString] = []
+        func part(_ table: String, _ column: String, _ low: Int, _ high: Int) -> SQLQueryString {
+            var query = SQLQueryString("SELECT dim, key, n FROM ")
+            query.appendInterpolation(unsafeRaw: table)
+            query.appendInterpolation(unsafeRaw: " WHERE " + column + " >= ")
+            query.appendInterpolation(bind: low)
+            query.appendInterpolation(unsafeRaw: " AND " + column + " <= ")
+            query.appendInterpolation(bind: high)
+            if let type {
+                query.appendLiteral(" AND type = ")
+                query.appendInterpolation(bind: type.rawValue)
+            }
+            return query
         }
-        var query = SQLQueryString("SELECT dim, key, CAST(SUM(n) AS BIGINT) AS n FROM cases_stat_counts")
-        query.appendInterpolation(whereClause)
-        query.appendLiteral(" GROUP BY dim, key")
+        if firstBlock <= lastBlock {
+            parts.append(part(CaseStatCounters.blockSchema, "block", firstBlock, lastBlock))
+            if lo <= firstBlock * size - 1 { parts.append(part(CaseStatCounters.schema, "day", lo, firstBlock * size - 1)) }
+            if (lastBlock + 1) * size <= hi { parts.append(part(CaseStatCounters.schema, "day", (lastBlock + 1) * size, hi)) }
+        } else if lo <= hi {
+            parts.append(part(CaseStatCounters.schema, "day", lo, hi))
+        }
         var dims: [String: [(String, Int)]] = [:]
-        for row in try await sql.raw(query).all() {
-            let n = try row.decode(column: "n", as: Int.self)
-            guard n != 0 else { continue }
-            dims[try row.decode(column: "dim", as: String.self), default: []].append((try row.decode(column: "key", as: String.self), n))
+        if !parts.isEmpty {
+            var query = SQLQueryString("SELECT dim, key, CAST(SUM(n) AS BIGINT) AS n FROM (")
+            for (index, sub) in parts.enumerated() {
+                if index > 0 { query.appendLiteral(" UNION ALL ") }
+                query.appendInterpolation(sub)
+            }
+            query.appendLiteral(") AS counted GROUP BY dim, key")
+            for row in try await sql.raw(query).all() {
+                let n = try row.decode(column: "n", as: Int.self)
+                guard n != 0 else { continue }
+                dims[try row.decode(column: "dim", as: String.self), default: []].append((try row.decode(column: "key", as: String.self), n))
+            }
         }
-        var dayQuery = SQLQueryString("SELECT day, CAST(SUM(n) AS BIGINT) AS n FROM cases_stat_counts")
-        dayQuery.appendInterpolation(whereClause)
-        dayQuery.appendLiteral(conditions.isEmpty ? " WHERE " : " AND ")
-        dayQuery.appendLiteral("dim = 'metric' AND key = 'total' GROUP BY day")
+        var dayQuery = SQLQueryString("SELECT day, CAST(SUM(n) AS BIGINT) AS n FROM cases_stat_counts WHERE dim = 'metric' AND key = 'total' AND day >= ")
+        dayQuery.appendInterpolation(bind: lo)
+        dayQuery.appendLiteral(" AND day <= ")
+        dayQuery.appendInterpolation(bind: hi)
+        if let type {
+            dayQuery.appendLiteral(" AND type = ")
+            dayQuery.appendInterpolation(bind: type.rawValue)
+        }
+        dayQuery.appendLiteral(" GROUP BY day")
         let byDay = try await sql.raw(dayQuery).all().compactMap { row -> (String, Int)? in
             let n = try row.decode(column: "n", as: Int.self)
             return n == 0 ? nil : (String(try row.decode(column: "day", as: Int.self)), n)

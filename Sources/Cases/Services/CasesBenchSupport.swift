@@ -49,8 +49,14 @@ public enum CasesBenchSupport {
         return (23.0, 23.10 + rows * 0.005, 113.1, 113.2)
     }
 
+    /// Batches and cases written so far by the group-commit writer of new cases.
+    public static func writerCounts(app: Application) async -> (batches: Int, cases: Int) {
+        (await app.caseWriter.batches, await app.caseWriter.written)
+    }
+
     /// Inserts `count` synthetic cases spread over the last 365 days, the demo grids, departments and
-    /// categories, in multi-row INSERTs (no timeline, no timers: only what statistics read).
+    /// categories (no timeline, no timers: only what statistics read): multi-row INSERTs of 500 rows,
+    /// 20,000 rows per transaction; the running statistics are summed in memory and written at the end.
     public static func insertSyntheticCases(app: Application, count: Int, progress: @Sendable (Int) -> Void) async throws {
         guard let sql = app.db as? any SQLDatabase else { return }
         let directory = try await app.casesDirectory.get(db: app.db, now: app.clock.now())
@@ -61,14 +67,26 @@ public enum CasesBenchSupport {
         let now = app.clock.now()
         let statuses: [CaseStatus] = [.dispatched, .processing, .resolved, .closed, .closed, .closed, .duplicate]
         var generator = SystemRandomNumberGenerator()
-        let batch = 400
+        let batch = 500
+        let perTransaction = 20_000
         var done = 0
+        var delta: [CaseStatCounters.Key: Int] = [:]
+        var statements: [SQLQueryString] = []
+        var pendingRows = 0
+        func flush() async throws {
+            let list = statements
+            statements = []
+            pendingRows = 0
+            try await app.db.writeTransaction { tx in
+                guard let sql = tx as? any SQLDatabase else { return }
+                for statement in list { try await sql.raw(statement).run() }
+            }
+        }
         while done < count {
             let n = min(batch, count - done)
             var query = SQLQueryString(
                 "INSERT INTO cases_cases (id, number, type, category, description, status, priority, channel, lat, lon, grid_id, outside_grid, level, department_id, co_handlers, escalations, urges, reopened, overdue, response_due_at, resolution_due_at, accepted_at, resolved_at, closed_at, evaluation, created_at, updated_at) VALUES "
             )
-            var delta: [CaseStatCounters.Key: Int] = [:]
             for i in 0..<n {
                 let serial = done + i + 1
                 let created = now.addingTimeInterval(-Double.random(in: 0...(365 * 86400), using: &generator))
@@ -132,16 +150,14 @@ public enum CasesBenchSupport {
                 query.appendInterpolation(bind: created)
                 query.appendLiteral(")")
             }
-            let statement = query
-            let counts = delta
-            try await app.db.writeTransaction { tx in
-                guard let sql = tx as? any SQLDatabase else { return }
-                try await sql.raw(statement).run()
-                try await CaseStatCounters.add(counts, on: tx)
-            }
+            statements.append(query)
+            pendingRows += n
             done += n
+            if pendingRows >= perTransaction || done == count { try await flush() }
             if done % 100_000 < batch || done == count { progress(done) }
         }
+        let counts = delta.filter { $0.value != 0 }
+        try await app.db.writeTransaction { tx in try await CaseStatCounters.add(counts, on: tx) }
         _ = sql
     }
 }
