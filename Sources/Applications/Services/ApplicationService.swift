@@ -50,14 +50,14 @@ public struct ApplicationService: Sendable {
             errors.add("form", "has too many fields")
         }
         try errors.throwIfAny()
-        let user = try await User.find(principal.userID, on: db)
+        let idNumber = try await Self.idNumber(of: principal.userID, db: db)
         let now = app.clock.now()
         let record = ApplicationRecord()
         record.serviceID = serviceID
         record.serviceCode = service.code
         record.applicantID = principal.userID
         record.enterpriseID = principal.actingFor
-        record.idTail = String((user?.idNumber ?? "").suffix(6))
+        record.idTail = String((idNumber ?? "").suffix(6))
         record.status = .draft
         record.form = try Self.encode(form)
         record.createdAt = now
@@ -76,7 +76,9 @@ public struct ApplicationService: Sendable {
                     key: key, subjectType: Self.subjectType, subjectID: try record.requireID(), variables: form,
                     actor: principal.userID, instanceID: record.instanceID)
             }
-            return try await ApplicationRecord.find(record.id, on: tx) ?? record
+            // The workflow observer moved the status on: read back what the row holds now, without Fluent.
+            try await Self.refresh(record, tx: tx)
+            return record
         }
     }
 
@@ -246,9 +248,60 @@ public struct ApplicationService: Sendable {
     /// Inserts with a fresh random number, retrying on the rare collision.
     func insertWithNumber(_ record: ApplicationRecord, tx: any Database, now: Date) async throws {
         try await Self.insertNumbered(
-            tx: tx, now: now, assign: { record.number = $0 }, create: { try await record.create(on: tx) },
+            tx: tx, now: now, assign: { record.number = $0 }, create: { try await Self.insert(record, tx: tx) },
             reset: { record.id = nil; record.$id.exists = false },
-            usedElsewhere: { try await BundleApplication.query(on: tx).filter(\.$number == $0).count() > 0 })
+            usedElsewhere: { number in
+                guard let sql = tx as? any SQLDatabase else {
+                    return try await BundleApplication.query(on: tx).filter(\.$number == number).count() > 0
+                }
+                return try await sql.raw("""
+                    SELECT 1 AS "n" FROM "applications_bundle_applications" WHERE "number" = \(bind: number) LIMIT 1
+                    """).first() != nil
+            })
+    }
+
+    /// Inserts an application row in plain SQL (every submission does; Fluent's create reflects over the
+    /// model). Values are bound with the encoders Fluent uses, so Fluent reads the row back unchanged.
+    static func insert(_ record: ApplicationRecord, tx: any Database) async throws {
+        guard let sql = tx as? any SQLDatabase else { return try await record.create(on: tx) }
+        let id = record.id ?? UUID()
+        try await sql.raw("""
+            INSERT INTO "applications_applications" ("id", "number", "service_id", "service_code", "applicant_id", \
+            "enterprise_id", "id_tail", "status", "form", "instance_id", "submitted_at", "decided_at", "created_at", \
+            "updated_at", "bundle_application_id") VALUES (\(bind: id), \(bind: record.number), \(bind: record.serviceID), \
+            \(bind: record.serviceCode), \(bind: record.applicantID), \(bind: record.enterpriseID), \(bind: record.idTail), \
+            \(bind: record.status.rawValue), \(bind: record.form), \(bind: record.instanceID), \(bind: record.submittedAt), \
+            \(bind: record.decidedAt), \(bind: record.createdAt), \(bind: record.updatedAt), \(bind: record.bundleApplicationID))
+            """).run()
+        record.id = id
+        record.$id.exists = true
+    }
+
+    /// Reads back the status and times of a row just written (the workflow observer moves the status on; the
+    /// times come back as the database stores them).
+    static func refresh(_ record: ApplicationRecord, tx: any Database) async throws {
+        guard let sql = tx as? any SQLDatabase else { return }
+        guard let row = try await sql.raw("""
+            SELECT "status", "submitted_at", "decided_at", "created_at", "updated_at" FROM "applications_applications" \
+            WHERE "id" = \(bind: try record.requireID())
+            """).first()
+        else { return }
+        let raw = try row.decode(column: "status", as: String.self)
+        guard let status = ApplicationStatus(rawValue: raw) else {
+            throw Problem(.internalServerError, detail: "unexpected application status '\(raw)'")
+        }
+        record.status = status
+        record.submittedAt = try row.decode(column: "submitted_at", as: Date?.self)
+        record.decidedAt = try row.decode(column: "decided_at", as: Date?.self)
+        record.createdAt = try row.decode(column: "created_at", as: Date.self)
+        record.updatedAt = try row.decode(column: "updated_at", as: Date.self)
+    }
+
+    /// The caller's ID number (for the last six characters the public progress query asks for).
+    static func idNumber(of userID: UUID, db: any Database) async throws -> String? {
+        guard let sql = db as? any SQLDatabase else { return try await User.find(userID, on: db)?.idNumber }
+        return try await sql.raw("SELECT \"id_number\" FROM \"identity_users\" WHERE \"id\" = \(bind: userID)").first()?
+            .decode(column: "id_number", as: String?.self)
     }
 
     /// A fresh 14-digit number (YYYYMMDD + 6 random digits) not used by any application or bundle
@@ -299,7 +352,14 @@ public struct ApplicationService: Sendable {
     /// The bound process, or the department's default: acceptance by a clerk, then approval by an approver
     /// within the promised time limit.
     func processKey(for service: ServiceItem, tx: any Database) async throws -> String {
-        if let binding = try await ProcessBinding.query(on: tx).filter(\.$serviceID == service.requireID()).first() {
+        if let sql = tx as? any SQLDatabase {
+            if let row = try await sql.raw("""
+                SELECT "process_key" FROM "applications_process_bindings" WHERE "service_id" = \(bind: try service.requireID())
+                """).first()
+            {
+                return try row.decode(column: "process_key", as: String.self)
+            }
+        } else if let binding = try await ProcessBinding.query(on: tx).filter(\.$serviceID == service.requireID()).first() {
             return binding.processKey
         }
         guard let department = try await DirectoryService(db: tx).department(id: service.departmentID) else {
@@ -320,17 +380,13 @@ public struct ApplicationService: Sendable {
     }
 
     /// Keeps the application's status in step with its process (called inside the engine's transaction).
-    /// Plain SQL: this runs at every step of every application.
+    /// Plain SQL: this runs at every step of every application. The status moves with one conditional
+    /// UPDATE that returns the row only when the status really changed (nothing changes for the applicant
+    /// while parallel approvals are still open), so an unchanged step costs one statement.
     static func observe(_ change: WorkflowChange, tx: any Database, clock: TongbanClock) async throws {
         guard let sql = tx as? any SQLDatabase else { return }
         let now = clock.now()
         let applicationID = change.instance.subjectID
-        guard let row = try await sql.raw("""
-            SELECT "status", "number", "applicant_id", "service_id", "service_code" FROM "applications_applications" \
-            WHERE "id" = \(bind: applicationID)
-            """).first()
-        else { return }
-        let previous = ApplicationStatus(rawValue: try row.decode(column: "status", as: String.self))
         var status: ApplicationStatus
         switch change.instance.status {
         case .completed: status = .approved
@@ -340,19 +396,14 @@ public struct ApplicationService: Sendable {
         case .running:
             status = change.openNodes.contains(acceptanceNode) ? .submitted : .inReview
         }
-        // Nothing changes for the applicant while parallel approvals are still open.
-        guard status != previous else { return }
-        if [.approved, .rejected, .notAccepted].contains(status) {
-            try await sql.raw("""
-                UPDATE "applications_applications" SET "status" = \(bind: status.rawValue), "decided_at" = \(bind: now), \
-                "updated_at" = \(bind: now) WHERE "id" = \(bind: applicationID)
-                """).run()
-        } else {
-            try await sql.raw("""
-                UPDATE "applications_applications" SET "status" = \(bind: status.rawValue), "updated_at" = \(bind: now) \
-                WHERE "id" = \(bind: applicationID)
-                """).run()
-        }
+        // Decisions also stamp decided_at.
+        let decidedAt: SQLQueryString = [.approved, .rejected, .notAccepted].contains(status) ? "\"decided_at\" = \(bind: now), " : ""
+        guard let row = try await sql.raw("""
+            UPDATE "applications_applications" SET "status" = \(bind: status.rawValue), \(decidedAt)"updated_at" = \(bind: now) \
+            WHERE "id" = \(bind: applicationID) AND "status" <> \(bind: status.rawValue) \
+            RETURNING "number", "applicant_id", "service_id", "service_code"
+            """).first()
+        else { return }
         let serviceID = try row.decode(column: "service_id", as: UUID.self)
         let serviceName = try await sql.raw("SELECT \"name\" FROM \"catalogue_services\" WHERE \"id\" = \(bind: serviceID)")
             .first()?.decode(column: "name", as: String.self) ?? row.decode(column: "service_code", as: String.self)

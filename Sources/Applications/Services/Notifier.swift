@@ -48,24 +48,44 @@ public enum Notifier {
     ) async throws {
         let text = NotificationTemplates.render(template, parameters)
         let now = clock.now()
-        for channel in Set([NotificationChannel.inbox] + channels).sorted(by: { $0.rawValue < $1.rawValue }) {
-            // A plain INSERT: every step of every application writes one.
+        guard let sql = tx as? any SQLDatabase else { throw Problem(.internalServerError, detail: "notifications need SQL") }
+        // Every copy in one multi-row INSERT and the outbox jobs in one more: a decision writes three copies
+        // (in-app, SMS, e-mail), and every step of every application writes at least one.
+        var query = SQLQueryString(
+            #"INSERT INTO "applications_notifications" ("id", "user_id", "channel", "template", "title_zh", "title_en", "#
+                + #""body_zh", "body_en", "application_id", "status", "created_at", "sent_at", "read_at") VALUES "#)
+        var jobs: [JobQueue.NewJob] = []
+        let titleZh = String(text.titleZh.prefix(200)), titleEn = String(text.titleEn.prefix(200))
+        let bodyZh = String(text.bodyZh.prefix(1000)), bodyEn = String(text.bodyEn.prefix(1000))
+        for (index, channel) in Set([NotificationChannel.inbox] + channels).sorted(by: { $0.rawValue < $1.rawValue }).enumerated() {
             let id = UUID()
             let status: NotificationStatus = channel == .inbox ? .sent : .pending
             let sentAt: Date? = channel == .inbox ? now : nil
-            guard let sql = tx as? any SQLDatabase else { throw Problem(.internalServerError, detail: "notifications need SQL") }
-            try await sql.raw("""
-                INSERT INTO "applications_notifications" ("id", "user_id", "channel", "template", "title_zh", "title_en", \
-                "body_zh", "body_en", "application_id", "status", "created_at", "sent_at", "read_at") VALUES (\(bind: id), \
-                \(bind: userID), \(bind: channel.rawValue), \(bind: template), \(bind: String(text.titleZh.prefix(200))), \
-                \(bind: String(text.titleEn.prefix(200))), \(bind: String(text.bodyZh.prefix(1000))), \
-                \(bind: String(text.bodyEn.prefix(1000))), \(bind: applicationID), \(bind: status.rawValue), \(bind: now), \
-                \(bind: sentAt), NULL)
-                """).run()
+            if index > 0 { query.appendLiteral(", ") }
+            query.appendInterpolation(unsafeRaw: "(")
+            query.appendInterpolation(bind: id)
+            query.appendLiteral(", ")
+            query.appendInterpolation(bind: userID)
+            for value in [channel.rawValue, template, titleZh, titleEn, bodyZh, bodyEn] {
+                query.appendLiteral(", ")
+                query.appendInterpolation(bind: value)
+            }
+            query.appendLiteral(", ")
+            query.appendInterpolation(bind: applicationID)
+            query.appendLiteral(", ")
+            query.appendInterpolation(bind: status.rawValue)
+            query.appendLiteral(", ")
+            query.appendInterpolation(bind: now)
+            query.appendLiteral(", ")
+            query.appendInterpolation(bind: sentAt)
+            query.appendLiteral(", NULL)")
             if channel != .inbox {
-                try await JobQueue(db: tx, clock: clock).enqueue(kind: sendJob, payload: ["id": id.uuidString], dedupeKey: "notify:\(id)")
+                // The id is new, so its dedupe key cannot exist yet.
+                jobs.append(try .init(kind: sendJob, payload: ["id": id.uuidString], runAt: now, dedupeKey: "notify:\(id)"))
             }
         }
+        try await sql.raw(query).run()
+        try await JobQueue(db: tx, clock: clock).enqueueNew(jobs)
     }
 
     /// An application's new status: in-app always; decisions and corrections also by SMS and e-mail.
@@ -118,13 +138,15 @@ public enum Notifier {
         guard let address, !address.isEmpty else {
             // No address for this channel: the in-app copy stands; the outbox copy is marked failed.
             message.status = .failed
-            try await message.save(on: app.db)
+            // Through the write gate: on SQLite a write outside it would spin on the lock while a request's
+            // transaction holds it.
+            try await app.db.writeTransaction { tx in try await message.save(on: tx) }
             return
         }
         try await app.notificationSender.send(channel: message.channel, to: address, title: message.titleZh, body: message.bodyZh)
         message.status = .sent
         message.sentAt = app.clock.now()
-        try await message.save(on: app.db)
+        try await app.db.writeTransaction { tx in try await message.save(on: tx) }
     }
 }
 

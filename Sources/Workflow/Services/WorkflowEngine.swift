@@ -47,7 +47,9 @@ public struct WorkflowEngine: Sendable {
         let observer = observers.observer(for: instance.subjectType)
         let listeners = observers.listeners(for: instance.subjectType)
         guard observer != nil || !listeners.isEmpty else { return }
-        let openNodes = try await WorkflowStore(tx).openNodes(instance: try instance.requireID())
+        // A finished, rejected, withdrawn or returned instance has no open task (each of those ends or
+        // cancels them all), so only a running one needs the query.
+        let openNodes = instance.status == .running ? try await WorkflowStore(tx).openNodes(instance: try instance.requireID()) : []
         let change = WorkflowChange(instance: instance, action: action, node: node, openNodes: openNodes)
         try await observer?(change, tx)
         for listener in listeners { try await listener(change, tx) }
@@ -130,6 +132,7 @@ public struct WorkflowEngine: Sendable {
             if let start = definition.start, let next = start.next {
                 try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor)
             }
+            try await insertOpened(opened, tx: tx)
             let finalState = try Self.encode(state)
             if finalState != instance.state || instance.status != .running {
                 instance.state = finalState
@@ -164,8 +167,7 @@ public struct WorkflowEngine: Sendable {
         }
         return try await db.writeTransaction { tx in
             let store = try WorkflowStore(tx)
-            try await lockInstance(task.instanceID, tx)
-            guard let instance = try await store.instance(task.instanceID) else {
+            guard let instance = try await store.instance(task.instanceID, locked: true) else {
                 throw Problem.notFound("Task", type: "/problems/task-not-found")
             }
             guard instance.status == .running else {
@@ -235,6 +237,7 @@ public struct WorkflowEngine: Sendable {
                         group: decided.groupID, mode: decided.mode, instance: instance, tx: tx, now: now)
                     opened.append(target)
                 }
+                try await insertOpened(opened, tx: tx)
                 instance.state = try Self.encode(state)
                 instance.updatedAt = now
                 try await store.update(instance)
@@ -248,8 +251,7 @@ public struct WorkflowEngine: Sendable {
     public func resume(instanceID: UUID, variables: [String: JSONValue], actor: UUID?) async throws -> [WorkflowTask] {
         try await db.writeTransaction { tx in
             let store = try WorkflowStore(tx)
-            try await lockInstance(instanceID, tx)
-            guard let instance = try await store.instance(instanceID) else {
+            guard let instance = try await store.instance(instanceID, locked: true) else {
                 throw Problem.notFound("Process", type: "/problems/process-not-found")
             }
             guard instance.status == .returned else {
@@ -268,6 +270,7 @@ public struct WorkflowEngine: Sendable {
             for node in nodes {
                 try await advance(to: node, definition, instance, &state, merged, tx, &opened, actor: actor)
             }
+            try await insertOpened(opened, tx: tx)
             instance.state = try Self.encode(state)
             instance.updatedAt = clock.now()
             try await store.update(instance)
@@ -280,8 +283,7 @@ public struct WorkflowEngine: Sendable {
     public func withdraw(instanceID: UUID, actor: UUID?, reason: String?) async throws {
         try await db.writeTransaction { tx in
             let store = try WorkflowStore(tx)
-            try await lockInstance(instanceID, tx)
-            guard let instance = try await store.instance(instanceID) else {
+            guard let instance = try await store.instance(instanceID, locked: true) else {
                 throw Problem.notFound("Process", type: "/problems/process-not-found")
             }
             guard instance.status == .running || instance.status == .returned else {
@@ -363,13 +365,26 @@ public struct WorkflowEngine: Sendable {
             .orderBy(SQLColumn("created_at", table: tasks)).orderBy(SQLColumn("id", table: tasks))
             .limit(paging.limit + 1).offset(paging.offset)
             .all()
-        let decoder = SQLRowDecoder(keyDecodingStrategy: .convertFromSnakeCase)
-        return try rows.map { try $0.decode(model: InboxRow.self, with: decoder) }
+        // Column by column: the keyed row decoder converted every key from snake case on every row.
+        return try rows.map { row in
+            InboxRow(
+                id: try row.decode(column: "id", as: UUID.self), instanceId: try row.decode(column: "instance_id", as: UUID.self),
+                nodeId: try row.decode(column: "node_id", as: String.self), name: try row.decode(column: "name", as: String.self),
+                status: try WorkflowStore.enumValue(row, "status"),
+                departmentId: try row.decode(column: "department_id", as: UUID?.self),
+                role: try row.decode(column: "role", as: String?.self).flatMap(StaffRole.init(rawValue:)),
+                claimedBy: try row.decode(column: "claimed_by", as: UUID?.self), dueAt: try row.decode(column: "due_at", as: Date?.self),
+                createdAt: try row.decode(column: "created_at", as: Date.self),
+                decidedAt: try row.decode(column: "decided_at", as: Date?.self),
+                comment: try row.decode(column: "comment", as: String?.self),
+                subjectType: try row.decode(column: "subject_type", as: String.self),
+                subjectId: try row.decode(column: "subject_id", as: UUID.self))
+        }
     }
 
     /// The events of an instance, oldest first.
     public func timeline(_ instanceID: UUID) async throws -> [WorkflowEvent] {
-        try await WorkflowEvent.query(on: db).filter(\.$instanceID == instanceID).sort(\.$at).sort(\.$id).all()
+        try await WorkflowStore(db).events(instance: instanceID)
     }
 
     // MARK: Moving tokens
@@ -408,8 +423,8 @@ public struct WorkflowEngine: Sendable {
             try await event(tx, instance, task: nil, node: node.id, actor: actor, action: "branch", comment: chosen)
             if let chosen { try await advance(to: chosen, definition, instance, &state, variables, tx, &opened, actor: actor) }
         case .end:
-            let open = try await WorkflowStore(tx).openNodes(instance: instance.requireID()).count
-            if open == 0 && opened.isEmpty {
+            // Tasks opened by this action are not written yet (see `insertOpened`); any of them keeps it running.
+            if opened.isEmpty, try await WorkflowStore(tx).openNodes(instance: instance.requireID()).isEmpty {
                 instance.status = .completed
                 instance.finishedAt = now
                 try await event(tx, instance, task: nil, node: node.id, actor: actor, action: "complete", comment: nil)
@@ -454,27 +469,29 @@ public struct WorkflowEngine: Sendable {
             task.role = role
         }
         if let days = node?.days { task.dueAt = calendar.deadline(from: now, workingDays: days) }
-        try await WorkflowStore(tx).insert(task)
-        if let due = task.dueAt, let id = task.id {
-            let queue = JobQueue(db: tx, clock: clock)
-            let yellow = now.addingTimeInterval(due.timeIntervalSince(now) * 0.8)
-            // A new task's timers cannot exist yet: both go in with one statement.
-            try await queue.enqueueNew([
-                try .init(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "yellow"), runAt: yellow, dedupeKey: "wf-sla:\(id):yellow"),
-                try .init(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "red"), runAt: due, dedupeKey: "wf-sla:\(id):red"),
-            ])
-        }
+        task.id = UUID()
         return task
+    }
+
+    /// Writes the tasks an action opened, in one INSERT, and their time-limit timers (yellow at 80 %, red
+    /// when due) in one more: a new task's timers cannot exist yet. Runs before anything reads open tasks
+    /// back (the instance update, the observers); `makeTask` only builds them.
+    func insertOpened(_ tasks: [WorkflowTask], tx: any Database) async throws {
+        guard !tasks.isEmpty else { return }
+        try await WorkflowStore(tx).insert(tasks)
+        var timers: [JobQueue.NewJob] = []
+        for task in tasks {
+            guard let due = task.dueAt, let id = task.id else { continue }
+            let created = task.createdAt
+            let yellow = created.addingTimeInterval(due.timeIntervalSince(created) * 0.8)
+            timers.append(try .init(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "yellow"), runAt: yellow, dedupeKey: "wf-sla:\(id):yellow"))
+            timers.append(try .init(kind: WorkflowModule.slaJob, payload: SLAPayload(taskID: id, level: "red"), runAt: due, dedupeKey: "wf-sla:\(id):red"))
+        }
+        try await JobQueue(db: tx, clock: clock).enqueueNew(timers)
     }
 
     func cancelOpenTasks(_ instance: WorkflowInstance, _ tx: any Database, _ now: Date) async throws {
         try await WorkflowStore(tx).cancelOpen(instance: instance.requireID(), now: now)
-    }
-
-    /// Serialises actions on one instance (PostgreSQL row lock; SQLite serialises writers already).
-    func lockInstance(_ id: UUID, _ tx: any Database) async throws {
-        guard let sql = tx as? any SQLDatabase, sql.dialect.name == "postgresql" else { return }
-        _ = try await sql.raw("SELECT id FROM workflow_instances WHERE id = \(bind: id) FOR UPDATE").all()
     }
 
     /// Records an event on an open task without changing it (SLA warnings, an applicant's urge).

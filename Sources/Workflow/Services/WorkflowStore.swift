@@ -71,6 +71,29 @@ struct WorkflowStore {
         task.$id.exists = true
     }
 
+    /// Inserts several tasks in one statement (the tasks an action opens, e.g. three parallel approvals).
+    func insert(_ tasks: [WorkflowTask]) async throws {
+        guard tasks.count > 1 else {
+            if let task = tasks.first { try await insert(task) }
+            return
+        }
+        var query = SQLQueryString("INSERT INTO \"workflow_tasks\" (" + Self.taskColumns + ") VALUES ")
+        for (index, task) in tasks.enumerated() {
+            let id = task.id ?? UUID()
+            task.id = id
+            let row: SQLQueryString = """
+                (\(bind: id), \(bind: task.instanceID), \(bind: task.nodeID), \(bind: task.name), \(bind: task.groupID), \
+                \(bind: task.mode.rawValue), \(bind: task.departmentID), \(bind: task.role?.rawValue), \(bind: task.assigneeID), \
+                \(bind: task.claimedBy), \(bind: task.status.rawValue), \(bind: task.decidedBy), \(bind: task.decidedAt), \
+                \(bind: task.comment), \(bind: task.dueAt), \(bind: task.createdAt))
+                """
+            if index > 0 { query.appendLiteral(", ") }
+            query.appendInterpolation(row)
+        }
+        try await sql.raw(query).run()
+        for task in tasks { task.$id.exists = true }
+    }
+
     /// Open tasks of one countersign group, other than those just decided.
     func openCount(instance: UUID, group: UUID) async throws -> Int {
         let row = try await sql.raw("""
@@ -126,9 +149,13 @@ struct WorkflowStore {
 
     // MARK: Instances
 
-    func instance(_ id: UUID) async throws -> WorkflowInstance? {
-        try await sql.raw("SELECT \(unsafeRaw: Self.instanceColumns) FROM \"workflow_instances\" WHERE \"id\" = \(bind: id)").first()
-            .map(Self.instance(from:))
+    /// The instance; `locked` also serialises actions on it (a row lock on PostgreSQL, taken by the same
+    /// statement; SQLite serialises writers already).
+    func instance(_ id: UUID, locked: Bool = false) async throws -> WorkflowInstance? {
+        let lock = locked && sql.dialect.name == "postgresql" ? " FOR UPDATE" : ""
+        return try await sql.raw("""
+            SELECT \(unsafeRaw: Self.instanceColumns) FROM "workflow_instances" WHERE "id" = \(bind: id)\(unsafeRaw: lock)
+            """).first().map(Self.instance(from:))
     }
 
     func insert(_ instance: WorkflowInstance) async throws {
@@ -189,6 +216,26 @@ struct WorkflowStore {
             VALUES (\(bind: UUID()), \(bind: instance), \(bind: task), \(bind: node), \(bind: actor), \(bind: action), \
             \(bind: comment), \(bind: at))
             """).run()
+    }
+
+    /// The events of an instance, oldest first.
+    func events(instance: UUID) async throws -> [WorkflowEvent] {
+        try await sql.raw("""
+            SELECT "id", "instance_id", "task_id", "node_id", "actor_id", "action", "comment", "at" FROM "workflow_events" \
+            WHERE "instance_id" = \(bind: instance) ORDER BY "at", "id"
+            """).all().map { row in
+            let event = WorkflowEvent()
+            event.id = try row.decode(column: "id", as: UUID.self)
+            event.instanceID = try row.decode(column: "instance_id", as: UUID.self)
+            event.taskID = try row.decode(column: "task_id", as: UUID?.self)
+            event.nodeID = try row.decode(column: "node_id", as: String?.self)
+            event.actorID = try row.decode(column: "actor_id", as: UUID?.self)
+            event.action = try row.decode(column: "action", as: String.self)
+            event.comment = try row.decode(column: "comment", as: String?.self)
+            event.at = try row.decode(column: "at", as: Date.self)
+            event.$id.exists = true
+            return event
+        }
     }
 
     static func enumValue<T: RawRepresentable>(_ row: any SQLRow, _ column: String) throws -> T where T.RawValue == String {
