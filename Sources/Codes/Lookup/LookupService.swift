@@ -322,23 +322,36 @@ public struct LookupService: Sendable {
         }
         // The answer as just written (re-reading 135 rows and the providers per query was most of its reads).
         let byID = Dictionary(providers.compactMap { p in p.id.map { ($0, p) } }, uniquingKeysWith: { a, _ in a })
+        let answers = outcomes.compactMap { providerID, outcome in
+            byID[providerID].map { (provider: $0, status: outcome.status, attempts: outcome.attempts, numbers: outcome.numbers.map(Masking.phone)) }
+        }
+        return Self.view(
+            id: queryID, status: complete ? "complete" : "partial", total: providers.count, answers: answers,
+            createdAt: now, completedAt: complete ? answeredAt : nil, notifiedAt: nil)
+    }
+
+    /// A query's answer from its providers' answers (numbers already masked).
+    static func view(
+        id: UUID, status: String, total: Int,
+        answers: [(provider: LookupProvider, status: AnswerStatus, attempts: Int, numbers: [String])],
+        createdAt: Date, completedAt: Date?, notifiedAt: Date?
+    ) -> QueryView {
         var numbers: [NumberView] = []
         var rows: [ProviderView] = []
-        for (providerID, outcome) in outcomes {
-            guard let provider = byID[providerID] else { continue }
-            rows.append(ProviderView(provider: provider.name, status: outcome.status, attempts: outcome.attempts))
-            for number in outcome.numbers.map(Masking.phone) {
-                numbers.append(NumberView(number: number, provider: provider.name, kind: provider.kind))
+        for answer in answers {
+            rows.append(ProviderView(provider: answer.provider.name, status: answer.status, attempts: answer.attempts))
+            for number in answer.numbers {
+                numbers.append(NumberView(number: number, provider: answer.provider.name, kind: answer.provider.kind))
             }
         }
         rows.sort { $0.provider < $1.provider }
         numbers.sort { ($0.provider, $0.number) < ($1.provider, $1.number) }
         return QueryView(
-            id: queryID, status: complete ? "complete" : "partial", total: providers.count,
+            id: id, status: status, total: total,
             answered: rows.filter { $0.status == .answered || $0.status == .late }.count, numbers: numbers,
             pending: rows.filter { $0.status == .pending }.map(\.provider),
             failed: rows.filter { $0.status == .failed || $0.status == .circuitOpen }.map(\.provider), providers: rows,
-            createdAt: now, completedAt: complete ? answeredAt : nil, notifiedAt: nil)
+            createdAt: createdAt, completedAt: completedAt, notifiedAt: notifiedAt)
     }
 
     /// One provider: attempts with back-off inside its timeout; a call still running at the timeout keeps
@@ -455,7 +468,7 @@ public struct LookupService: Sendable {
         else { return }
         let now = app.clock.now()
         guard now < payload.deadline else {
-            try await recordLate(nil, providerID: payload.provider, queryID: payload.query)
+            try await recordLate([LateItem(numbers: nil, providerID: payload.provider, queryID: payload.query)])
             return
         }
         let settings = app.lookupSettings
@@ -479,7 +492,7 @@ public struct LookupService: Sendable {
             }
         }
         if let numbers {
-            try await recordLate(numbers, providerID: payload.provider, queryID: payload.query)
+            try await recordLate([LateItem(numbers: numbers, providerID: payload.provider, queryID: payload.query)])
             return
         }
         let attempt = payload.attempt + 1
@@ -497,19 +510,6 @@ public struct LookupService: Sendable {
         var numbers: [String]?
         var providerID: UUID
         var queryID: UUID
-    }
-
-    func recordLate(_ numbers: [String]?, providerID: UUID, queryID: UUID) async throws {
-        try await awaitRows(of: queryID)
-        try await recordLate([LateItem(numbers: numbers, providerID: providerID, queryID: queryID)])
-    }
-
-    /// The fan-out may still be writing its rows when a late answer arrives: waits (briefly) for them.
-    func awaitRows(of queryID: UUID) async throws {
-        for _ in 0..<50 {
-            if try await LookupAnswer.query(on: db).filter(\.$queryID == queryID).first() != nil { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
     }
 
     /// Records late answers in ONE write transaction: each still-pending answer takes its outcome; every query
@@ -566,22 +566,14 @@ public struct LookupService: Sendable {
         let answers = try await LookupAnswer.query(on: db).filter(\.$queryID == id).all()
         let providers = try await LookupProvider.query(on: db).filter(\.$id ~~ Set(answers.map(\.providerID))).all()
         let byID = Dictionary(providers.compactMap { p in p.id.map { ($0, p) } }, uniquingKeysWith: { a, _ in a })
-        var numbers: [NumberView] = []
-        var rows: [ProviderView] = []
-        for answer in answers {
-            guard let provider = byID[answer.providerID] else { continue }
-            rows.append(ProviderView(provider: provider.name, status: answer.status, attempts: answer.attempts))
-            for number in (try? JSONText.decode([String].self, answer.numbers)) ?? [] {
-                numbers.append(NumberView(number: number, provider: provider.name, kind: provider.kind))
+        let rows = answers.compactMap { answer in
+            byID[answer.providerID].map {
+                (provider: $0, status: answer.status, attempts: answer.attempts,
+                 numbers: (try? JSONText.decode([String].self, answer.numbers)) ?? [])
             }
         }
-        rows.sort { $0.provider < $1.provider }
-        numbers.sort { ($0.provider, $0.number) < ($1.provider, $1.number) }
-        return QueryView(
-            id: id, status: query.status, total: query.providers,
-            answered: rows.filter { $0.status == .answered || $0.status == .late }.count, numbers: numbers,
-            pending: rows.filter { $0.status == .pending }.map(\.provider),
-            failed: rows.filter { $0.status == .failed || $0.status == .circuitOpen }.map(\.provider), providers: rows,
+        return Self.view(
+            id: id, status: query.status, total: query.providers, answers: rows,
             createdAt: query.createdAt, completedAt: query.completedAt, notifiedAt: query.notifiedAt)
     }
 }
