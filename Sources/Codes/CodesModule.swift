@@ -20,6 +20,7 @@ public struct CodesModule: TongbanModule {
         app.codeScanWriter = ScanWriter(database: { [unowned app] in app.db })
         app.acceptedCodes = AcceptedCodes()
         app.codeHolderCache = CodeHolderCache()
+        app.verifierDeviceCache = VerifierDeviceCache()
         let environment = ProcessInfo.processInfo.environment
         app.lookupSettings = LookupSettings.fromEnvironment(environment)
         app.lookupBreakers = CircuitBreakers(

@@ -60,7 +60,7 @@ public struct DisputeService: Sendable {
         dispute.createdAt = now
         dispute.updatedAt = now
         do {
-            try await dispute.create(on: db)
+            try await db.writeTransaction { tx in try await dispute.create(on: tx) }
         } catch let error as any DatabaseError where error.isConstraintFailure {
             throw Problem.conflict("This number is already disputed.", type: "/problems/dispute-exists")
         }
@@ -93,7 +93,7 @@ public struct DisputeService: Sendable {
         dispute.status = next
         dispute.note = note.map { String($0.prefix(500)) }
         dispute.updatedAt = app.clock.now()
-        try await dispute.update(on: db)
+        try await db.writeTransaction { tx in try await dispute.update(on: tx) }
         try await app.audit?.record(
             kind: "codes.lookup.dispute-\(next.rawValue)", actor: principal.userID, subject: "dispute:\(id.uuidString.lowercased())", details: [:])
         return try await view(dispute)

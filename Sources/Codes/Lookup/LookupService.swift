@@ -162,7 +162,7 @@ public struct LookupService: Sendable {
         provider.status = .active
         provider.timeoutMilliseconds = timeout
         provider.createdAt = app.clock.now()
-        try await provider.create(on: db)
+        try await db.writeTransaction { tx in try await provider.create(on: tx) }
         app.activeProviders.invalidate()
         try await app.audit?.record(
             kind: "codes.provider.registered", actor: principal.userID,

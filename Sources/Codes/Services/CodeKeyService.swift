@@ -110,7 +110,7 @@ public struct CodeKeyService: Sendable {
         key.sealedPrivateKey = try vault.seal(material.rawPrivateKey, purpose: Self.purpose(kid))
         key.status = .active
         key.createdAt = clock.now()
-        try await key.create(on: db)
+        try await db.writeTransaction { tx in try await key.create(on: tx) }
         return material
     }
 

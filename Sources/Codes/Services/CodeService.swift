@@ -23,16 +23,16 @@ public struct CodeService: Sendable {
     }
 
     /// The person behind `principal`, who must be a registered person with an ID number (403 otherwise).
-    func person(_ principal: Principal) async throws -> User {
-        guard principal.kind == .person, let user = try await User.find(principal.userID, on: db), user.idNumber != nil,
-            !user.disabled
+    func person(_ principal: Principal) async throws -> CodePerson {
+        guard principal.kind == .person, let person = try await CodePerson.find(principal.userID, on: db), person.kind == .person,
+            person.idNumber != nil, !person.disabled
         else { throw Problem(.forbidden, type: "/problems/forbidden", title: "Not allowed", detail: "Only a registered person with a verified ID number holds codes.") }
-        return user
+        return person
     }
 
-    /// The holder record of `user`, created on first use (pseudonym and insurance number).
-    func holder(for user: User) async throws -> CodeHolder {
-        let userID = try user.requireID()
+    /// The holder record of `principal`'s person, created on first use (pseudonym and insurance number).
+    func holder(for principal: Principal, person: CodePerson) async throws -> CodeHolder {
+        let userID = principal.userID
         let cache = app.codeHolderCache
         if let holder = cache.holder(user: userID) { return holder }
         if let holder = try await CodeHolder.query(on: db).filter(\.$userID == userID).first() {
@@ -42,10 +42,10 @@ public struct CodeService: Sendable {
         let holder = CodeHolder()
         holder.userID = userID
         holder.pseudonym = CodeClaims.nonce()
-        holder.insuranceNumber = Self.insuranceNumber(idNumber: user.idNumber ?? "")
+        holder.insuranceNumber = Self.insuranceNumber(idNumber: person.idNumber ?? "")
         holder.createdAt = now
         do {
-            try await holder.create(on: db)
+            try await db.writeTransaction { tx in try await holder.create(on: tx) }
             return holder
         } catch {
             // Created by a concurrent first request.
@@ -66,7 +66,7 @@ public struct CodeService: Sendable {
 
     /// POST /api/v1/codes: a code of `type` signed by the platform, valid for the configured lifetime (≤ 60 s).
     public func issue(type: CodeType, principal: Principal) async throws -> IssuedCode {
-        let holder = try await holder(for: try await person(principal))
+        let holder = try await holder(for: principal, person: try await person(principal))
         let signer = try await keys.signer()
         let iat = Int64(now.timeIntervalSince1970)
         let lifetime = min(app.codesSettings.codeLifetime, CodeFormat.maximumLifetime)
@@ -90,7 +90,7 @@ public struct CodeService: Sendable {
         let days = validityDays ?? maximum
         errors.check((1...maximum).contains(days), "validityDays", "must be from 1 to \(maximum)")
         try errors.throwIfAny()
-        let holder = try await holder(for: try await person(principal))
+        let holder = try await holder(for: principal, person: try await person(principal))
         let signer = try await keys.signer()
         let issued = now
         let iat = Int64(issued.timeIntervalSince1970)
@@ -105,7 +105,7 @@ public struct CodeService: Sendable {
         device.status = .active
         device.issuedAt = issued
         device.expiresAt = claims.expiresAt
-        try await device.create(on: db)
+        try await db.writeTransaction { tx in try await device.create(on: tx) }
         try await app.audit?.record(
             kind: "codes.device.certified", actor: principal.userID, subject: "code-device:\(try device.requireID().uuidString.lowercased())",
             details: ["certificateId": claims.cid, "expiresAt": ISO8601DateFormatter().string(from: device.expiresAt)])
@@ -134,7 +134,7 @@ public struct CodeService: Sendable {
         }
         device.status = .revoked
         device.revokedAt = now
-        try await device.update(on: db)
+        try await db.writeTransaction { tx in try await device.update(on: tx) }
         try await app.audit?.record(
             kind: "codes.device.revoked", actor: principal.userID, subject: "code-device:\(id.uuidString.lowercased())",
             details: ["certificateId": device.certificateID])

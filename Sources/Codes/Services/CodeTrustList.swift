@@ -36,8 +36,23 @@ public struct CodeTrustList: Codable, Sendable {
 
     /// Verifies `payload` offline at `now`.
     public func verify(_ payload: String, now: Date) throws(CodeFailure) -> VerifiedCode {
-        let keys = verificationKeys()
-        let revoked = Set(revokedCertificates)
-        return try CodeVerifier.verify(payload, now: now, skew: clockSkewSeconds, keys: { keys[$0] }, isRevoked: { revoked.contains($0) })
+        try prepared().verify(payload, now: now)
+    }
+
+    /// The list ready for many verifications (keys decoded and revocations indexed once), as a gate or a
+    /// scanner app keeps it between downloads.
+    public func prepared() -> Prepared {
+        Prepared(keys: verificationKeys(), revoked: Set(revokedCertificates), skew: clockSkewSeconds)
+    }
+
+    public struct Prepared: Sendable {
+        let keys: [String: VerificationKey]
+        let revoked: Set<String>
+        let skew: TimeInterval
+
+        /// Verifies `payload` offline at `now`.
+        public func verify(_ payload: String, now: Date) throws(CodeFailure) -> VerifiedCode {
+            try CodeVerifier.verify(payload, now: now, skew: skew, keys: { keys[$0] }, isRevoked: { revoked.contains($0) })
+        }
     }
 }

@@ -65,7 +65,8 @@ public enum CodeVerifier {
         guard !bytes.isEmpty, bytes.count <= CodeFormat.maximumLength, bytes.allSatisfy({ allowed[Int($0)] }) else {
             throw .malformed
         }
-        let links = payload.split(separator: CodeFormat.chainSeparator, omittingEmptySubsequences: false)
+        // Byte-wise split (the payload is ASCII, checked above): `~` joins a device certificate and its code.
+        let links = bytes.split(separator: UInt8(ascii: "~"), maxSplits: 2, omittingEmptySubsequences: false).map { Substring($0) }
         switch links.count {
         case 1:
             let verified = try jws(payload, type: CodeFormat.codeType, lookup: keys)

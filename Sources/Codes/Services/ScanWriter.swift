@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 import Foundation
 import NIOConcurrencyHelpers
 import TongbanCore
@@ -14,8 +15,8 @@ import Vapor
 /// and its rows are written one by one, so exactly the rows that collide are reported as replayed.
 public actor ScanWriter {
     struct Pending {
-        var scan: CodeScan
-        var encounter: MedicalEncounter?
+        var scan: ScanRow
+        var encounter: EncounterRow?
         var continuation: CheckedContinuation<Bool, any Error>
     }
 
@@ -33,12 +34,10 @@ public actor ScanWriter {
         self.maxBatch = max(1, maxBatch)
     }
 
-    /// Stores `scan` (and `encounter`, whose `scanID` is set here); false when its accept key was already taken
+    /// Stores `scan` (and `encounter`, which belongs to it); false when its accept key was already taken
     /// (nothing stored), true once committed.
-    func write(_ scan: CodeScan, encounter: MedicalEncounter? = nil) async throws -> Bool {
-        if scan.id == nil { scan.id = UUID() }
-        if let encounter, let id = scan.id { encounter.scanID = id }
-        return try await withCheckedThrowingContinuation { continuation in
+    func write(_ scan: ScanRow, encounter: EncounterRow? = nil) async throws -> Bool {
+        try await withCheckedThrowingContinuation { continuation in
             queue.append(Pending(scan: scan, encounter: encounter, continuation: continuation))
             if !writing {
                 writing = true
@@ -81,14 +80,111 @@ public actor ScanWriter {
     private func insert(_ batch: [Pending]) async throws {
         let scans = batch.map(\.scan)
         let encounters = batch.compactMap(\.encounter)
-        // Multi-row INSERTs of 60 rows (15 columns: within SQLite's classic 999 bound-parameter limit).
         try await database().writeTransaction { tx in
-            for start in stride(from: 0, to: scans.count, by: 60) {
-                try await Array(scans[start..<min(scans.count, start + 60)]).create(on: tx)
+            try await ScanRow.insert(scans, on: tx)
+            try await EncounterRow.insert(encounters, on: tx)
+        }
+    }
+}
+
+/// One scan record as a value (the online path builds and inserts thousands a second; a Fluent model per row
+/// and Fluent's reflection-driven INSERT were a visible share of a verification).
+struct ScanRow: Sendable {
+    var id: UUID
+    var organisationID: UUID
+    var deviceID: UUID
+    var holderID: UUID?
+    var codeType: String?
+    var scenario: String
+    var nonce: String?
+    var valid: Bool
+    var reason: String
+    var disclosed: String
+    var location: String
+    var source: ScanSource
+    var scannedAt: Date
+    var recordedAt: Date
+    var acceptKey: String?
+
+    var model: CodeScan {
+        let scan = CodeScan()
+        scan.id = id
+        scan.organisationID = organisationID
+        scan.deviceID = deviceID
+        scan.holderID = holderID
+        scan.codeType = codeType
+        scan.scenario = scenario
+        scan.nonce = nonce
+        scan.valid = valid
+        scan.reason = reason
+        scan.disclosed = disclosed
+        scan.location = location
+        scan.source = source
+        scan.scannedAt = scannedAt
+        scan.recordedAt = recordedAt
+        scan.acceptKey = acceptKey
+        return scan
+    }
+
+    /// Multi-row INSERTs of 60 rows (15 columns: within SQLite's classic 999 bound-parameter limit), in plain SQL.
+    static func insert(_ rows: [ScanRow], on db: any Database) async throws {
+        guard !rows.isEmpty else { return }
+        guard let sql = db as? any SQLDatabase else {
+            for start in stride(from: 0, to: rows.count, by: 60) {
+                try await rows[start..<min(rows.count, start + 60)].map(\.model).create(on: db)
             }
-            for start in stride(from: 0, to: encounters.count, by: 60) {
-                try await Array(encounters[start..<min(encounters.count, start + 60)]).create(on: tx)
+            return
+        }
+        for start in stride(from: 0, to: rows.count, by: 60) {
+            var insert = sql.insert(into: CodeScan.schema).columns(
+                "id", "organisation_id", "device_id", "holder_id", "code_type", "scenario", "nonce", "valid", "reason", "disclosed", "location",
+                "source", "scanned_at", "recorded_at", "accept_key")
+            for row in rows[start..<min(rows.count, start + 60)] {
+                insert = insert.values(
+                    SQLBind(row.id), SQLBind(row.organisationID), SQLBind(row.deviceID), SQLBind(row.holderID), SQLBind(row.codeType),
+                    SQLBind(row.scenario), SQLBind(row.nonce), SQLBind(row.valid), SQLBind(row.reason), SQLBind(row.disclosed),
+                    SQLBind(row.location), SQLBind(row.source.rawValue), SQLBind(row.scannedAt), SQLBind(row.recordedAt), SQLBind(row.acceptKey))
             }
+            try await insert.run()
+        }
+    }
+}
+
+/// A medical encounter opened by a scan, as a value.
+struct EncounterRow: Sendable {
+    var id: UUID
+    var scanID: UUID
+    var organisationID: UUID
+    var holderID: UUID
+    var insuranceNumber: String
+    var createdAt: Date
+
+    var model: MedicalEncounter {
+        let encounter = MedicalEncounter()
+        encounter.id = id
+        encounter.scanID = scanID
+        encounter.organisationID = organisationID
+        encounter.holderID = holderID
+        encounter.insuranceNumber = insuranceNumber
+        encounter.createdAt = createdAt
+        return encounter
+    }
+
+    static func insert(_ rows: [EncounterRow], on db: any Database) async throws {
+        guard !rows.isEmpty else { return }
+        guard let sql = db as? any SQLDatabase else {
+            try await rows.map(\.model).create(on: db)
+            return
+        }
+        for start in stride(from: 0, to: rows.count, by: 150) {
+            var insert = sql.insert(into: MedicalEncounter.schema).columns(
+                "id", "scan_id", "organisation_id", "holder_id", "insurance_number", "created_at")
+            for row in rows[start..<min(rows.count, start + 150)] {
+                insert = insert.values(
+                    SQLBind(row.id), SQLBind(row.scanID), SQLBind(row.organisationID), SQLBind(row.holderID), SQLBind(row.insuranceNumber),
+                    SQLBind(row.createdAt))
+            }
+            try await insert.run()
         }
     }
 }

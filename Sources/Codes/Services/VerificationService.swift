@@ -36,13 +36,19 @@ public struct VerificationService: Sendable {
 
     /// Hex SHA-256 of an API key (what the database stores).
     public static func hash(apiKey: String) -> String {
-        SHA256.hash(data: Data(apiKey.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(apiKey)
     }
 
     /// The device holding `apiKey`, or nil.
-    public func device(apiKey: String?) async throws -> VerifierDevice? {
+    public func device(apiKey: String?) async throws -> ScanningDevice? {
         guard let apiKey, !apiKey.isEmpty, apiKey.utf8.count <= 200 else { return nil }
-        return try await VerifierDevice.query(on: db).filter(\.$keyHash == Self.hash(apiKey: apiKey)).first()
+        let hash = Self.hash(apiKey: apiKey)
+        let cache = app.verifierDeviceCache
+        if let device = cache.device(keyHash: hash) { return device }
+        guard let model = try await VerifierDevice.query(on: db).filter(\.$keyHash == hash).first() else { return nil }
+        let device = try ScanningDevice(model)
+        if !db.inTransaction { cache.remember(device, keyHash: hash) }
+        return device
     }
 
     /// Cryptographic and time checks (the key cache is refreshed once if the kid is unknown).
@@ -89,10 +95,10 @@ public struct VerificationService: Sendable {
 
     /// Verifies one scan at `time` and records it. `duplicate` is set when the code was already accepted by
     /// this organisation (for batches: removed, nothing recorded).
-    func scan(payload: String, scenario requested: String?, device: VerifierDevice, at time: Date, location: String?, source: ScanSource)
+    func scan(payload: String, scenario requested: String?, device: ScanningDevice, at time: Date, location: String?, source: ScanSource)
         async throws -> Outcome
     {
-        let deviceID = try device.requireID()
+        let deviceID = device.id
         var record = ScanDraft(device: device, deviceID: deviceID, scenario: requested ?? device.scenario, location: location ?? device.location,
                                source: source, time: time)
         guard device.status == .active else { return Outcome(answer: try await self.fail(record, .unauthorised, now: app.clock.now()), duplicate: false) }
@@ -108,7 +114,7 @@ public struct VerificationService: Sendable {
         record.codeType = claims.typ.rawValue
         record.nonce = claims.jti
         guard let holder = try await cachedHolder(pseudonym: claims.sub),
-            let user = try await User.find(holder.userID, on: db), !user.disabled
+            let user = try await CodePerson.find(holder.userID, on: db), !user.disabled
         else { return Outcome(answer: try await self.fail(record, .revoked, now: app.clock.now()), duplicate: false) }
         record.holderID = holder.id
         if let cid = verified.certificateID {
@@ -130,14 +136,13 @@ public struct VerificationService: Sendable {
         }
         let organisationID = device.organisationID
         let now = app.clock.now()
-        let scan = record.row(valid: true, reason: "ok", disclosed: scenario.attributes.map(\.rawValue), now: now)
+        var scan = record.row(valid: true, reason: "ok", disclosed: scenario.attributes.map(\.rawValue), now: now)
         scan.acceptKey = organisationID.uuidString.lowercased() + ":" + claims.jti
-        let encounter: MedicalEncounter? = scenario == .medicalInsurance ? MedicalEncounter() : nil
-        if let encounter, let holderID = holder.id {
-            encounter.organisationID = organisationID
-            encounter.holderID = holderID
-            encounter.insuranceNumber = holder.insuranceNumber
-            encounter.createdAt = now
+        var encounter: EncounterRow?
+        if scenario == .medicalInsurance, let holderID = holder.id {
+            encounter = EncounterRow(
+                id: UUID(), scanID: scan.id, organisationID: organisationID, holderID: holderID, insuranceNumber: holder.insuranceNumber,
+                createdAt: now)
         }
         if source == .online {
             // Group commit: one transaction for every verification queued meanwhile. A replay within this
@@ -157,12 +162,9 @@ public struct VerificationService: Sendable {
             guard stored else { return Outcome(answer: try await self.fail(record, .replayed, now: now), duplicate: false) }
         } else {
             do {
-                try await db.writeTransaction { tx in
-                    try await scan.create(on: tx)
-                    if let encounter {
-                        encounter.scanID = try scan.requireID()
-                        try await encounter.create(on: tx)
-                    }
+                try await db.writeTransaction { [scan, encounter] tx in
+                    try await scan.model.create(on: tx)
+                    try await encounter?.model.create(on: tx)
                 }
             } catch let error as any DatabaseError where error.isConstraintFailure {
                 // The unique accept key: this organisation already accepted this code.
@@ -174,7 +176,7 @@ public struct VerificationService: Sendable {
             try await app.audit?.record(
                 kind: "codes.scan.disclosed", actor: nil, subject: "code-holder:\(try holder.requireID().uuidString.lowercased())",
                 details: [
-                    "scan": try scan.requireID().uuidString.lowercased(), "device": deviceID.uuidString.lowercased(),
+                    "scan": scan.id.uuidString.lowercased(), "device": deviceID.uuidString.lowercased(),
                     "scenario": scenario.rawValue, "attributes": scenario.attributes.map(\.rawValue).joined(separator: ","),
                 ])
         }
@@ -200,7 +202,7 @@ public struct VerificationService: Sendable {
         if record.source == .online {
             _ = try await app.codeScanWriter.write(scan)
         } else {
-            try await scan.create(on: db)
+            try await db.writeTransaction { tx in try await scan.model.create(on: tx) }
         }
         return .failure(reason, scanID: scan.id)
     }
@@ -234,7 +236,7 @@ public struct VerificationService: Sendable {
 
     /// POST /api/v1/codes/scans/batch: an offline gate uploads what it scanned. Each code is checked as of
     /// its scan time; codes the organisation already accepted (same nonce) are removed as duplicates.
-    public func batch(_ items: [BatchItem], device: VerifierDevice) async throws -> BatchResult {
+    public func batch(_ items: [BatchItem], device: ScanningDevice) async throws -> BatchResult {
         var errors = FieldErrors()
         errors.check(!items.isEmpty, "scans", "must list at least one scan")
         errors.check(items.count <= Self.maximumBatch, "scans", "must list at most \(Self.maximumBatch) scans")
@@ -266,7 +268,7 @@ public struct VerificationService: Sendable {
 
 /// A scan being recorded.
 struct ScanDraft {
-    let device: VerifierDevice
+    let device: ScanningDevice
     let deviceID: UUID
     let scenario: String
     let location: String
@@ -276,7 +278,7 @@ struct ScanDraft {
     var codeType: String?
     var nonce: String?
 
-    init(device: VerifierDevice, deviceID: UUID, scenario: String, location: String, source: ScanSource, time: Date) {
+    init(device: ScanningDevice, deviceID: UUID, scenario: String, location: String, source: ScanSource, time: Date) {
         self.device = device
         self.deviceID = deviceID
         self.scenario = String(scenario.prefix(40))
@@ -285,23 +287,15 @@ struct ScanDraft {
         self.time = time
     }
 
-    func row(valid: Bool, reason: String, disclosed: [String], now: Date) -> CodeScan {
-        let scan = CodeScan()
-        scan.organisationID = device.organisationID
-        scan.deviceID = deviceID
-        scan.holderID = holderID
-        scan.codeType = codeType
-        scan.scenario = scenario
-        scan.nonce = nonce
-        scan.valid = valid
-        scan.reason = reason
-        scan.disclosed = (try? JSONText.encode(disclosed)) ?? "[]"
-        scan.location = location
-        scan.source = source
-        scan.scannedAt = time
-        scan.recordedAt = now
-        // Every optional column set (to NULL here) so that rows of one group-commit INSERT have the same columns.
-        scan.acceptKey = nil
-        return scan
+    func row(valid: Bool, reason: String, disclosed: [String], now: Date) -> ScanRow {
+        ScanRow(
+            id: UUID(), organisationID: device.organisationID, deviceID: deviceID, holderID: holderID, codeType: codeType, scenario: scenario,
+            nonce: nonce, valid: valid, reason: reason, disclosed: Self.disclosedJSON(disclosed), location: location, source: source,
+            scannedAt: time, recordedAt: now, acceptKey: nil)
+    }
+
+    /// `["name","idNumberMasked"]`: the attribute names are fixed identifiers, so no escaping is needed.
+    static func disclosedJSON(_ names: [String]) -> String {
+        "[" + names.map { "\"" + $0 + "\"" }.joined(separator: ",") + "]"
     }
 }

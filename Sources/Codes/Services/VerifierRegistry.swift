@@ -26,7 +26,7 @@ public struct VerifierRegistry: Sendable {
         organisation.name = trimmed
         organisation.createdBy = principal.userID
         organisation.createdAt = app.clock.now()
-        try await organisation.create(on: db)
+        try await db.writeTransaction { tx in try await organisation.create(on: tx) }
         try await app.audit?.record(
             kind: "codes.verifier.registered", actor: principal.userID,
             subject: "verifier:\(try organisation.requireID().uuidString.lowercased())", details: ["name": trimmed])
@@ -63,7 +63,8 @@ public struct VerifierRegistry: Sendable {
         device.keyHint = String(key.suffix(4))
         device.status = .active
         device.createdAt = app.clock.now()
-        try await device.create(on: db)
+        try await db.writeTransaction { tx in try await device.create(on: tx) }
+        app.verifierDeviceCache.clear()
         if let principal {
             try await app.audit?.record(
                 kind: "codes.verifier.device-registered", actor: principal.userID,
@@ -82,7 +83,8 @@ public struct VerifierRegistry: Sendable {
     public func setDeviceStatus(_ id: UUID, _ status: VerifierDeviceStatus, principal: Principal) async throws -> VerifierDevice {
         guard let device = try await VerifierDevice.find(id, on: db) else { throw Self.deviceNotFound }
         device.status = status
-        try await device.update(on: db)
+        try await db.writeTransaction { tx in try await device.update(on: tx) }
+        app.verifierDeviceCache.clear()
         try await app.audit?.record(
             kind: "codes.verifier.device-\(status.rawValue)", actor: principal.userID,
             subject: "verifier-device:\(id.uuidString.lowercased())", details: [:])

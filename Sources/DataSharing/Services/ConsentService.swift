@@ -125,7 +125,7 @@ public struct ConsentService: Sendable {
     }
 
     static func hash(_ value: String) -> String {
-        SHA256.hash(data: Data(("tongban-consent-subject:" + value.uppercased()).utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256("tongban-consent-subject:" + value.uppercased())
     }
 
     /// Who the caller asks as: an enterprise (a person acting for it) or a department (staff).

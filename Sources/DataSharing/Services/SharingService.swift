@@ -180,7 +180,7 @@ public struct SharingService: Sendable {
     }
 
     static func hash(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(key)
     }
 
     /// A call with an API key: rows of the resource limited to the approved fields, masked unless granted in full.

@@ -89,7 +89,7 @@ public actor TokenService {
 
     /// SHA-256 hex of a refresh token (only the hash is stored).
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(token)
     }
 
     /// A new random refresh token (256 bits, base64url).

@@ -493,7 +493,7 @@ public struct LicenceService: Sendable {
             details: [
                 "count": String(licences.count), "type": type.code, "issuer": department.code,
                 "first": licences.first?.number ?? "", "last": licences.last?.number ?? "",
-                "numbersSha256": SHA256.hash(data: Data(numbers.utf8)).map { String(format: "%02x", $0) }.joined(),
+                "numbersSha256": Hex.sha256(numbers),
             ])
         return BulkResult(issued: licences.count, licences: licences.compactMap { l in l.id.map { .init(id: $0, number: l.number) } })
     }

@@ -18,7 +18,7 @@ public struct BlobStore: Sendable {
     }
 
     public static func digest(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(data)
     }
 
     func url(for digest: String) throws -> URL {

@@ -31,7 +31,7 @@ public struct IdempotencyMiddleware: AsyncMiddleware {
         var hasher = SHA256()
         hasher.update(data: Data("\(request.method.rawValue) \(request.url.path)\n".utf8))
         if let body { hasher.update(data: Data(buffer: body)) }
-        let hash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let hash = Hex.encode(hasher.finalize())
         let scope = request.auth.get(Principal.self).map { $0.userID.uuidString } ?? "anonymous:\(request.remoteAddress?.ipAddress ?? "?")"
         let now = request.application.clock.now()
         let db = request.db
