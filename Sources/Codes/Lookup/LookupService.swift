@@ -103,21 +103,6 @@ extension Application {
     }
 }
 
-/// Resumes a continuation once: with the provider's result, or nil when the timeout fired first.
-final class FirstOf<T: Sendable>: Sendable {
-    let continuation: NIOLockedValueBox<CheckedContinuation<T?, Never>?>
-
-    init(_ continuation: CheckedContinuation<T?, Never>) { self.continuation = NIOLockedValueBox(continuation) }
-
-    func resume(_ value: T?) {
-        let pending = continuation.withLockedValue { current -> CheckedContinuation<T?, Never>? in
-            defer { current = nil }
-            return current
-        }
-        pending?.resume(returning: value)
-    }
-}
-
 /// 一证通查: fans a person's query out to every active provider at once, each with its timeout, retries with
 /// back-off and a circuit breaker; merges the masked answers; providers that miss their timeout answer later
 /// (recorded as `late`), and the person is notified when the last one arrives.
@@ -220,7 +205,9 @@ public struct LookupService: Sendable {
 
     /// POST /api/v1/codes/lookups: the whole fan-out; answers within the slowest provider's timeout.
     public func query(principal: Principal, livenessToken: String?) async throws -> QueryView {
-        guard principal.kind == .person, let user = try await User.find(principal.userID, on: db), let idNumber = user.idNumber else {
+        guard principal.kind == .person, let person = try await CodePerson.find(principal.userID, on: db), !person.disabled,
+            let idNumber = person.idNumber
+        else {
             throw Problem(.forbidden, type: "/problems/forbidden", title: "Not allowed", detail: "Only a registered person may query.")
         }
         guard try await app.livenessHook.check(principal, livenessToken) else {
@@ -257,20 +244,28 @@ public struct LookupService: Sendable {
         let breakers = app.lookupBreakers
         // Late answers of this query are recorded only once its rows exist (in-process, no polling).
         let written = OnceSignal()
+        // One timer per distinct provider timeout, and one for the late window, shared by every call.
+        var deadlines: [Int: SharedDeadline] = [:]
+        for provider in providers where deadlines[provider.timeoutMilliseconds] == nil {
+            deadlines[provider.timeoutMilliseconds] = SharedDeadline.start(after: .milliseconds(provider.timeoutMilliseconds))
+        }
+        let window = SharedDeadline.start(after: settings.lateWindow)
         let outcomes = await withTaskGroup(of: (UUID, Outcome).self) { group in
             for provider in providers {
-                guard let providerID = provider.id else { continue }
+                guard let providerID = provider.id, let deadline = deadlines[provider.timeoutMilliseconds] else { continue }
                 let client = self.client(for: provider)
                 let timeout = Duration.milliseconds(provider.timeoutMilliseconds)
                 group.addTask {
                     (providerID, await self.ask(client, providerID: providerID, queryID: queryID, idNumber: idNumber, timeout: timeout,
-                                                settings: settings, breakers: breakers, written: written))
+                                                settings: settings, breakers: breakers, written: written, deadline: deadline, window: window))
                 }
             }
             var all: [UUID: Outcome] = [:]
             for await (id, outcome) in group { all[id] = outcome }
             return all
         }
+        for deadline in deadlines.values { deadline.seal() }
+        window.seal()
         let answeredAt = app.clock.now()
         let complete = !outcomes.values.contains { $0.status == .pending }
         // Every provider that missed its timeout gets a persistent re-ask job (until the 48-hour window ends),
@@ -358,10 +353,13 @@ public struct LookupService: Sendable {
     /// running and its answer is recorded later.
     func ask(
         _ client: any NumberProvider, providerID: UUID, queryID: UUID, idNumber: String, timeout: Duration, settings: LookupSettings,
-        breakers: CircuitBreakers, written: OnceSignal = OnceSignal(fired: true)
+        breakers: CircuitBreakers, written: OnceSignal = OnceSignal(fired: true), deadline shared: SharedDeadline? = nil,
+        window sharedWindow: SharedDeadline? = nil
     ) async -> Outcome {
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: timeout)
+        let end = clock.now.advanced(by: timeout)
+        let deadline = shared ?? SharedDeadline.start(after: timeout)
+        defer { if shared == nil { deadline.seal() } }
         var attempts = 0
         var backoff = settings.backoff
         while attempts < settings.attempts {
@@ -369,23 +367,23 @@ public struct LookupService: Sendable {
                 return Outcome(status: attempts == 0 ? .circuitOpen : .failed, numbers: [], attempts: attempts)
             }
             attempts += 1
-            let call = Task { try await client.numbers(idNumber: idNumber) }
-            let remaining = clock.now.duration(to: deadline)
-            let result = await Self.race(call, against: max(remaining, .zero))
-            switch result {
+            let call = ProviderCall.start { try await client.numbers(idNumber: idNumber) }
+            switch await call.wait(until: deadline) {
             case .success(let numbers)?:
                 breakers.success(providerID)
                 return Outcome(status: .answered, numbers: numbers, attempts: attempts)
             case .failure?:
                 breakers.failure(providerID, now: app.clock.now())
-                if clock.now.advanced(by: backoff) >= deadline { return Outcome(status: .failed, numbers: [], attempts: attempts) }
+                if clock.now.advanced(by: backoff) >= end { return Outcome(status: .failed, numbers: [], attempts: attempts) }
                 try? await Task.sleep(for: backoff)
                 backoff = backoff * 2
             case nil:
                 // Timed out: the call goes on (its answer is recorded when it comes); the persistent job written
                 // with the pending row asks again later if this process forgets the call.
                 if settings.awaitInFlight {
-                    awaitLate(call, providerID: providerID, queryID: queryID, window: settings.lateWindow, written: written)
+                    let window = sharedWindow ?? SharedDeadline.start(after: settings.lateWindow)
+                    awaitLate(call, providerID: providerID, queryID: queryID, window: window, written: written)
+                    if sharedWindow == nil { window.seal() }
                 } else {
                     call.cancel()
                 }
@@ -395,33 +393,15 @@ public struct LookupService: Sendable {
         return Outcome(status: .failed, numbers: [], attempts: attempts)
     }
 
-    /// The call's result, or nil when `timeout` passes first (the call keeps running; the timer is cancelled
-    /// as soon as the call ends).
-    static func race(_ call: Task<[String], any Error>, against timeout: Duration) async -> Result<[String], any Error>? {
-        let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
-        let result: Result<[String], any Error>? = await withCheckedContinuation { continuation in
-            let first = FirstOf<Result<[String], any Error>>(continuation)
-            timer.withLockedValue {
-                $0 = Task {
-                    try? await Task.sleep(for: timeout)
-                    first.resume(nil)
-                }
-            }
-            Task { first.resume(await call.result) }
-        }
-        timer.withLockedValue { $0?.cancel() }
-        return result
-    }
-
     /// Awaits the call that missed its timeout in this process and records its answer when it comes. A failure
     /// or no answer records nothing: the persistent re-ask job decides (and fails the provider after the window).
-    func awaitLate(_ call: Task<[String], any Error>, providerID: UUID, queryID: UUID, window: Duration, written: OnceSignal) {
+    func awaitLate(_ call: ProviderCall, providerID: UUID, queryID: UUID, window: SharedDeadline, written: OnceSignal) {
         let app = self.app
         let tracker = app.lateAnswers
         tracker.started()
         Task {
             defer { tracker.finished() }
-            guard case .success(let numbers)? = await Self.race(call, against: window) else { return }
+            guard case .success(let numbers)? = await call.wait(until: window) else { return }
             do {
                 // Late answers arrive together (every slow provider of every query): one writer commits them in
                 // batches instead of one write transaction each.
@@ -480,8 +460,11 @@ public struct LookupService: Sendable {
             breakers.allows(payload.provider, now: now)
         {
             let client = self.client(for: provider)
-            let call = Task { try await client.numbers(idNumber: idNumber) }
-            switch await Self.race(call, against: settings.lateAttemptTimeout) {
+            let call = ProviderCall.start { try await client.numbers(idNumber: idNumber) }
+            let deadline = SharedDeadline.start(after: settings.lateAttemptTimeout)
+            let outcome = await call.wait(until: deadline)
+            deadline.seal()
+            switch outcome {
             case .success(let value)?:
                 breakers.success(payload.provider)
                 numbers = value

@@ -61,10 +61,8 @@ public struct VerificationService: Sendable {
             do {
                 let verified = try CodeVerifier.verify(payload, now: time, skew: skew, keys: { keys[$0] })
                 return .success(verified)
-            } catch let error as CodeFailure {
-                failure = error
             } catch {
-                failure = .malformed
+                failure = error
             }
             if failure == .unknownKey, attempt == 0, try await service.refreshIfUnknown(Self.platformKid(payload)) {
                 keys = try await service.verificationKeys()
