@@ -156,6 +156,10 @@ public struct LookupService: Sendable {
     }
 
     func client(for provider: LookupProvider) -> any NumberProvider {
+        app.activeProviders.client(for: provider) { makeClient(for: provider) }
+    }
+
+    func makeClient(for provider: LookupProvider) -> any NumberProvider {
         if let simulated = SimulatedProvider(name: provider.name, endpoint: provider.endpoint) { return simulated }
         let credentials = (try? app.keyVault.open(provider.sealedCredentials, purpose: "codes.provider-credentials"))
             .map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -580,6 +584,23 @@ public final class ActiveProviders: Sendable {
     }
 
     public func invalidate() { state.withLockedValue { $0 = nil } }
+
+    /// Provider clients by provider id, kept while the endpoint and sealed credentials stay the same (opening the
+    /// sealed credentials and building a client for each of ~130 providers on every query was per-query work).
+    private let clients = NIOLockedValueBox<[UUID: (endpoint: String, sealed: String, client: any NumberProvider)]>([:])
+
+    func client(for provider: LookupProvider, make: () -> any NumberProvider) -> any NumberProvider {
+        guard let id = provider.id else { return make() }
+        if let cached = clients.withLockedValue({ $0[id] }), cached.endpoint == provider.endpoint, cached.sealed == provider.sealedCredentials {
+            return cached.client
+        }
+        let client = make()
+        clients.withLockedValue { clients in
+            if clients.count >= 10_000 { clients.removeAll() }
+            clients[id] = (provider.endpoint, provider.sealedCredentials, client)
+        }
+        return client
+    }
 }
 
 extension Application {
