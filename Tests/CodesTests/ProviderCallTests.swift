@@ -8,14 +8,15 @@ struct ProviderCallTests {
 
     @Test func aCallThatMissesTheDeadline_isNil_thenItsLateAnswerCanStillBeAwaited() async throws {
         let deadline = SharedDeadline.start(after: .milliseconds(50))
+        // The call cannot answer before the gate opens, so only the deadline can end the first wait.
+        let gate = OnceSignal()
         let call = ProviderCall.start {
-            try await Task.sleep(for: .milliseconds(300))
+            await gate.wait()
             return ["13800001111"]
         }
-        let started = ContinuousClock.now
         let first = await call.wait(until: deadline)
         #expect(first == nil)
-        #expect(started.duration(to: .now) < .milliseconds(290), "the deadline, not the call, ended the first wait")
+        gate.fire()
         let window = SharedDeadline.start(after: .seconds(5))
         let late = await call.wait(until: window)
         window.seal()
@@ -23,12 +24,13 @@ struct ProviderCallTests {
     }
 
     @Test func manyCallsOnOneDeadline_eachGetTheirOwnResult_orNil() async throws {
-        let deadline = SharedDeadline.start(after: .milliseconds(200))
+        let deadline = SharedDeadline.start(after: .seconds(1))
+        let never = OnceSignal()
         let results = await withTaskGroup(of: (Int, Result<[String], any Error>?).self) { group in
             for n in 0..<40 {
                 group.addTask {
                     let call = ProviderCall.start {
-                        if n % 4 == 0 { try await Task.sleep(for: .seconds(2)) }
+                        if n % 4 == 0 { await never.wait() }
                         if n % 4 == 1 { throw Boom() }
                         return ["\(n)"]
                     }
@@ -40,6 +42,7 @@ struct ProviderCallTests {
             return all
         }
         deadline.seal()
+        never.fire()
         #expect(results.count == 40)
         for (n, result) in results {
             switch n % 4 {
@@ -61,7 +64,10 @@ struct ProviderCallTests {
         #expect(await slow.wait(until: deadline) == nil)
         slow.cancel()
         let fast = ProviderCall.start { ["y"] }
-        try await Task.sleep(for: .milliseconds(50))
+        let window = SharedDeadline.start(after: .seconds(5))
+        #expect(try await fast.wait(until: window)?.get() == ["y"])
+        window.seal()
+        // Finished: its result stands even against a deadline that has passed.
         #expect(try await fast.wait(until: deadline)?.get() == ["y"])
     }
 }

@@ -1,6 +1,7 @@
 import AuditLog
 import Fluent
 import Foundation
+import NIOConcurrencyHelpers
 import TongbanCore
 
 /// Group commit for the log: concurrent appenders queue their entries; one writer takes everything
@@ -11,64 +12,41 @@ import TongbanCore
 /// The frontier (``CompactRange``) is kept in memory between batches and re-read from the stored nodes
 /// (O(log n) rows) whenever the stored size differs, e.g. when another process or server node appended.
 /// On SQLite the commit goes through the write-ahead log (`synchronous=NORMAL`): a commit survives kill -9.
-public actor AuditAppender {
-    struct Pending {
+public final class AuditAppender: Sendable {
+    struct Pending: Sendable {
         var entry: AuditStorage.NewEntry
         var leafHash: MerkleHash
-        var continuation: CheckedContinuation<Int, any Error>
     }
 
-    private let database: any Database
-    private let maxBatch: Int
-    private var frontier: CompactRange?
-    private var queue: [Pending] = []
-    private var writing = false
-    /// Batches committed so far (for the benchmark and tests).
-    public private(set) var batches = 0
+    private let queue: GroupCommit<Pending, Int>
 
     public init(database: any Database, maxBatch: Int = 4096) {
-        self.database = database
-        self.maxBatch = max(1, maxBatch)
+        // Only the queue's single drainer touches it (one commit at a time).
+        let frontier = NIOLockedValueBox<CompactRange?>(nil)
+        queue = GroupCommit(maxBatch: maxBatch, retryEach: false) { batch in
+            do {
+                let first = try await Self.write(batch, database: database, frontier: frontier)
+                return batch.indices.map { first + $0 }
+            } catch {
+                frontier.withLockedValue { $0 = nil }
+                throw error
+            }
+        }
     }
+
+    /// Batches committed so far (for the benchmark and tests).
+    public var batches: Int { get async { await queue.batches } }
 
     /// Appends one entry (its exact bytes); returns its index once it is committed.
     public func append(kind: String, at: String, bytes: [UInt8]) async throws -> Int {
-        let leafHash = MerkleTree.leafHash(bytes)
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.append(
-                Pending(entry: .init(kind: kind, at: at, bytes: bytes), leafHash: leafHash, continuation: continuation))
-            if !writing {
-                writing = true
-                Task { await self.drain() }
-            }
-        }
-    }
-
-    private func drain() async {
-        while !queue.isEmpty {
-            let count = min(queue.count, maxBatch)
-            let batch = Array(queue.prefix(count))
-            queue.removeFirst(count)
-            do {
-                let first = try await write(batch)
-                for (offset, pending) in batch.enumerated() {
-                    pending.continuation.resume(returning: first + offset)
-                }
-            } catch {
-                frontier = nil
-                for pending in batch {
-                    pending.continuation.resume(throwing: error)
-                }
-            }
-        }
-        writing = false
+        try await queue.submit(Pending(entry: .init(kind: kind, at: at, bytes: bytes), leafHash: MerkleTree.leafHash(bytes)))
     }
 
     /// Inserts one batch; returns the index of its first entry.
-    private func write(_ batch: [Pending]) async throws -> Int {
+    private static func write(_ batch: [Pending], database: any Database, frontier: NIOLockedValueBox<CompactRange?>) async throws -> Int {
         let entries = batch.map(\.entry)
         let leafHashes = batch.map(\.leafHash)
-        let known = frontier
+        let known = frontier.withLockedValue { $0 }
         let (updated, first) = try await database.writeTransaction { tx -> (CompactRange, Int) in
             let storage = try AuditStorage(tx)
             try await storage.lockForAppend()
@@ -83,8 +61,7 @@ public actor AuditAppender {
             try await storage.insert(entries: entries, first: size, nodes: nodes)
             return (range, size)
         }
-        frontier = updated
-        batches += 1
+        frontier.withLockedValue { $0 = updated }
         return first
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TongbanCore
 import Vapor
 
 /// Group commit for late 一证通查 answers: at 50 queries a second, every slow provider of every query answers
@@ -6,55 +7,21 @@ import Vapor
 /// Callers queue their answer; one writer takes everything queued (up to `maxBatch`) and records it with
 /// ``LookupService/recordLate(_:)`` in ONE transaction, then answers each caller. If a batch fails, its answers
 /// are recorded one by one, so one bad answer cannot lose the others.
-public actor LateAnswerWriter {
-    struct Pending {
-        var item: LookupService.LateItem
-        var continuation: CheckedContinuation<Void, any Error>
-    }
-
-    private let record: @Sendable ([LookupService.LateItem]) async throws -> Void
-    private let maxBatch: Int
-    private var queue: [Pending] = []
-    private var writing = false
-    /// Batches committed so far (tests and the benchmark).
-    public private(set) var batches = 0
+public final class LateAnswerWriter: Sendable {
+    private let queue: GroupCommit<LookupService.LateItem, Void>
 
     init(maxBatch: Int = 256, record: @escaping @Sendable ([LookupService.LateItem]) async throws -> Void) {
-        self.record = record
-        self.maxBatch = max(1, maxBatch)
+        queue = GroupCommit(maxBatch: maxBatch, retryEach: true) { items in
+            try await record(items)
+            return Array(repeating: (), count: items.count)
+        }
     }
+
+    /// Batches committed so far (tests and the benchmark).
+    public var batches: Int { get async { await queue.batches } }
 
     func record(_ item: LookupService.LateItem) async throws {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.append(Pending(item: item, continuation: continuation))
-            if !writing {
-                writing = true
-                Task { await self.drain() }
-            }
-        }
-    }
-
-    private func drain() async {
-        while !queue.isEmpty {
-            let count = min(queue.count, maxBatch)
-            let batch = Array(queue.prefix(count))
-            queue.removeFirst(count)
-            do {
-                try await record(batch.map(\.item))
-                for pending in batch { pending.continuation.resume() }
-            } catch {
-                for pending in batch {
-                    do {
-                        try await record([pending.item])
-                        pending.continuation.resume()
-                    } catch {
-                        pending.continuation.resume(throwing: error)
-                    }
-                }
-            }
-            batches += 1
-        }
-        writing = false
+        try await queue.submit(item)
     }
 }
 

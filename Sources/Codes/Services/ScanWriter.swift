@@ -5,85 +5,45 @@ import NIOConcurrencyHelpers
 import TongbanCore
 import Vapor
 
-/// Group commit for online scan records (the shape of the audit log's appender): concurrent verifications queue
-/// their scan rows (and medical encounters); one writer takes everything queued (up to `maxBatch`) and inserts it
-/// in ONE write transaction, and only after the commit answers each caller. While a batch commits the next one
-/// queues up, so the cost of a commit is shared by every verification in it.
+/// Group commit (``GroupCommit``) for online scan records: concurrent verifications queue their scan rows (and
+/// medical encounters); one writer inserts everything queued (up to `maxBatch`) in ONE write transaction, and
+/// only after the commit answers each caller.
 ///
 /// Replay protection stays exact: the unique `accept_key` index is the authority. If a batch meets it (a code
 /// accepted by another server node, by an offline batch upload, or before a restart), the batch is rolled back
 /// and its rows are written one by one, so exactly the rows that collide are reported as replayed.
-public actor ScanWriter {
-    struct Pending {
+public final class ScanWriter: Sendable {
+    struct Write: Sendable {
         var scan: ScanRow
         var encounter: EncounterRow?
-        var continuation: CheckedContinuation<Bool, any Error>
     }
 
-    private let database: @Sendable () -> any Database
-    private let maxBatch: Int
-    private var queue: [Pending] = []
-    private var writing = false
-    /// Batches committed so far (tests and the benchmark).
-    public private(set) var batches = 0
-    /// Rows written so far.
-    public private(set) var rows = 0
+    private let queue: GroupCommit<Write, Bool>
 
     public init(database: @escaping @Sendable () -> any Database, maxBatch: Int = 512) {
-        self.database = database
-        self.maxBatch = max(1, maxBatch)
+        queue = GroupCommit(maxBatch: maxBatch, retryEach: true) { writes in
+            do {
+                try await database().writeTransaction { tx in
+                    try await ScanRow.insert(writes.map(\.scan), on: tx)
+                    try await EncounterRow.insert(writes.compactMap(\.encounter), on: tx)
+                }
+                return Array(repeating: true, count: writes.count)
+            } catch let error as any DatabaseError where error.isConstraintFailure && writes.count == 1 {
+                // Retried alone after its batch failed: this organisation already accepted this code.
+                return [false]
+            }
+        }
     }
+
+    /// Batches committed so far (tests and the benchmark).
+    public var batches: Int { get async { await queue.batches } }
+    /// Rows written so far.
+    public var rows: Int { get async { await queue.committed } }
 
     /// Stores `scan` (and `encounter`, which belongs to it); false when its accept key was already taken
     /// (nothing stored), true once committed.
     func write(_ scan: ScanRow, encounter: EncounterRow? = nil) async throws -> Bool {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.append(Pending(scan: scan, encounter: encounter, continuation: continuation))
-            if !writing {
-                writing = true
-                Task { await self.drain() }
-            }
-        }
-    }
-
-    private func drain() async {
-        while !queue.isEmpty {
-            let count = min(queue.count, maxBatch)
-            let batch = Array(queue.prefix(count))
-            queue.removeFirst(count)
-            do {
-                try await insert(batch)
-                batches += 1
-                rows += batch.count
-                for pending in batch { pending.continuation.resume(returning: true) }
-            } catch let error as any DatabaseError where error.isConstraintFailure {
-                // Someone else accepted one of these codes: find which, one row at a time.
-                for pending in batch {
-                    do {
-                        try await insert([pending])
-                        rows += 1
-                        pending.continuation.resume(returning: true)
-                    } catch let error as any DatabaseError where error.isConstraintFailure {
-                        pending.continuation.resume(returning: false)
-                    } catch {
-                        pending.continuation.resume(throwing: error)
-                    }
-                }
-                batches += 1
-            } catch {
-                for pending in batch { pending.continuation.resume(throwing: error) }
-            }
-        }
-        writing = false
-    }
-
-    private func insert(_ batch: [Pending]) async throws {
-        let scans = batch.map(\.scan)
-        let encounters = batch.compactMap(\.encounter)
-        try await database().writeTransaction { tx in
-            try await ScanRow.insert(scans, on: tx)
-            try await EncounterRow.insert(encounters, on: tx)
-        }
+        try await queue.submit(Write(scan: scan, encounter: encounter))
     }
 }
 
