@@ -47,11 +47,14 @@ struct JobQueueTests {
             try await queue.enqueue(kind: "ok", payload: Payload(n: 7))
             let failing = try await queue.enqueue(kind: "boom", payload: Payload(n: 0), maxAttempts: 2)
             try await queue.enqueue(kind: "unknown", payload: Payload(n: 0), maxAttempts: 1)
+            let started = Date()
             #expect(try await app.jobs.runOnce(app: app) == 3)
             #expect(seen.withLockedValue { $0 } == [7])
             let afterFirst = try #require(try await Job.find(failing.id, on: app.db))
             #expect(afterFirst.status == .pending)
-            #expect(afterFirst.runAt > Date())  // backed off
+            // Backed off by 5 s from the failure (measured from before the run, so that a slow machine
+            // cannot fail it).
+            #expect(afterFirst.runAt > started.addingTimeInterval(4.5))
             #expect(afterFirst.lastError?.contains("boom") == true)
             // Make it due again: the second failure is final.
             afterFirst.runAt = Date().addingTimeInterval(-1)

@@ -398,15 +398,16 @@ public struct ApplicationService: Sendable {
         }
         // Decisions also stamp decided_at.
         let decidedAt: SQLQueryString = [.approved, .rejected, .notAccepted].contains(status) ? "\"decided_at\" = \(bind: now), " : ""
+        // The service's current name comes back with the row (a scalar subquery in RETURNING, on SQLite and
+        // PostgreSQL alike), instead of a second SELECT.
         guard let row = try await sql.raw("""
             UPDATE "applications_applications" SET "status" = \(bind: status.rawValue), \(decidedAt)"updated_at" = \(bind: now) \
             WHERE "id" = \(bind: applicationID) AND "status" <> \(bind: status.rawValue) \
-            RETURNING "number", "applicant_id", "service_id", "service_code"
+            RETURNING "number", "applicant_id", "service_code", \
+            (SELECT "name" FROM "catalogue_services" WHERE "catalogue_services"."id" = "applications_applications"."service_id") AS "service_name"
             """).first()
         else { return }
-        let serviceID = try row.decode(column: "service_id", as: UUID.self)
-        let serviceName = try await sql.raw("SELECT \"name\" FROM \"catalogue_services\" WHERE \"id\" = \(bind: serviceID)")
-            .first()?.decode(column: "name", as: String.self) ?? row.decode(column: "service_code", as: String.self)
+        let serviceName = try row.decode(column: "service_name", as: String?.self) ?? row.decode(column: "service_code", as: String.self)
         var comment: String?
         if [.correctionRequired, .rejected, .notAccepted].contains(status), let instanceID = change.instance.id {
             comment = try await WorkflowEvent.query(on: tx).filter(\.$instanceID == instanceID)

@@ -52,10 +52,12 @@ public enum ApplicationIssuance {
     static func listen(_ change: WorkflowChange, tx: any Database, clock: TongbanClock) async throws {
         guard change.instance.status == .completed else { return }
         let application = change.instance.subjectID
+        // One statement: is the application's service bound to a licence type?
         guard let sql = tx as? any SQLDatabase,
-            let row = try await sql.raw("SELECT service_code FROM applications_applications WHERE id = \(bind: application)").first(),
-            let code = try? row.decode(column: "service_code", as: String.self),
-            try await LicenceBinding.query(on: tx).filter(\.$serviceCode == code).count() > 0
+            try await sql.raw("""
+                SELECT 1 AS "bound" FROM applications_applications a JOIN licences_bindings b ON b.service_code = a.service_code \
+                WHERE a.id = \(bind: application) LIMIT 1
+                """).first() != nil
         else { return }
         try await JobQueue(db: tx, clock: clock).enqueue(
             kind: job, payload: Payload(application: application), dedupeKey: "licence-for-application:\(application.uuidString)")

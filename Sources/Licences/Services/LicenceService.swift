@@ -132,10 +132,12 @@ public struct LicenceService: Sendable {
         let prepared = try await prepare(request, type: type, now: now, field: { $0 }, holders: HolderLookup(db: db))
         guard let prepared = prepared.licence else { throw Problem.validation(prepared.errors) }
         let signer = try await SigningKeyService(db: db, vault: app.keyVault, clock: app.clock).activeKey(department: department)
-        let index = try await StatusLists.allocate(department: department.id, count: 1, on: db)
-        let licence = try Self.sign(
-            prepared, type: type, department: department, signer: signer, issuer: principal.userID, now: now, statusIndex: index)
-        try await db.writeTransaction { tx in
+        // The status index, the signature and the row in one write transaction (one pass through the write
+        // gate; an index is never used up by a failed insert).
+        let licence = try await db.writeTransaction { tx in
+            let index = try await StatusLists.allocate(department: department.id, count: 1, on: tx)
+            let licence = try Self.sign(
+                prepared, type: type, department: department, signer: signer, issuer: principal.userID, now: now, statusIndex: index)
             for attempt in 0..<8 {
                 if try await Licence.query(on: tx).filter(\.$number == licence.number).count() > 0 && attempt < 7 {
                     try Self.renumber(licence, signer: signer, now: now)
@@ -149,8 +151,9 @@ public struct LicenceService: Sendable {
                     link.position = position
                     try await link.create(on: tx)
                 }
-                return
+                return licence
             }
+            return licence
         }
         try await app.audit?.record(
             kind: AuditKind.licenceIssued, actor: principal.userID, subject: "licence:\(try licence.requireID().uuidString.lowercased())",

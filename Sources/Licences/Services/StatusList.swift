@@ -154,11 +154,9 @@ public struct StatusLists: Sendable {
     public static func allocate(department: UUID, count: Int, on db: any Database) async throws -> Int {
         try await db.writeTransaction { tx in
             let sql = tx as! any SQLDatabase
-            try await sql.raw(SQLQueryString(
-                "INSERT INTO licences_status_counters (department_id, next_index) VALUES (\(bind: department), 0) ON CONFLICT (department_id) DO NOTHING"
-            )).run()
+            // One upsert creates the counter at `count` or advances it, and returns the new end.
             let next = try await sql.raw(SQLQueryString(
-                "UPDATE licences_status_counters SET next_index = next_index + \(bind: count) WHERE department_id = \(bind: department) RETURNING next_index"
+                "INSERT INTO licences_status_counters (department_id, next_index) VALUES (\(bind: department), \(bind: count)) ON CONFLICT (department_id) DO UPDATE SET next_index = licences_status_counters.next_index + \(bind: count) RETURNING next_index"
             )).first()?.decode(column: "next_index", as: Int.self) ?? count
             return next - count
         }

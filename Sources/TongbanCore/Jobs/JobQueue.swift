@@ -123,17 +123,45 @@ public struct JobQueue: Sendable {
               ORDER BY run_at LIMIT \(bind: max(1, limit))\(unsafeRaw: lockClause))
             RETURNING id
             """)
-        let ids = try await sql.raw(query).all().map { try $0.decode(column: "id", as: UUID.self) }
-        guard !ids.isEmpty else { return [] }
-        return try await Job.query(on: db).filter(\.$id ~~ ids).sort(\.$runAt).all()
+        return try await gated { db in
+            let ids = try await (db as? any SQLDatabase ?? sql).raw(query).all().map { try $0.decode(column: "id", as: UUID.self) }
+            guard !ids.isEmpty else { return [] }
+            return try await Job.query(on: db).filter(\.$id ~~ ids).sort(\.$runAt).all()
+        }
+    }
+
+    /// Runs the queue's own writes (claim, complete, fail). On SQLite they go through the process's write
+    /// gate (``Database/writeTransaction(_:)``): outside it, a write that meets a request's transaction
+    /// waits for the lock in SQLite's busy handler, spinning while it holds a pooled connection. On
+    /// PostgreSQL the statements run as they are (row locks and `SKIP LOCKED` do the work).
+    func gated<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        guard let sql = db as? any SQLDatabase, sql.dialect.name == "sqlite" else { return try await body(db) }
+        return try await db.writeTransaction(body)
     }
 
     /// Marks a claimed job done (only if `node` still holds it).
     public func complete(_ job: Job, node: String) async throws {
-        try await Job.query(on: db).filter(\.$id == job.requireID()).filter(\.$lockedBy == node)
-            .filter(\.$status == .running)
-            .set(\.$status, to: .done).set(\.$finishedAt, to: clock.now()).set(\.$dedupeKey, to: nil)
-            .update()
+        let id = try job.requireID()
+        let now = clock.now()
+        try await gated { db in
+            try await Job.query(on: db).filter(\.$id == id).filter(\.$lockedBy == node)
+                .filter(\.$status == .running)
+                .set(\.$status, to: .done).set(\.$finishedAt, to: now).set(\.$dedupeKey, to: nil)
+                .update()
+        }
+    }
+
+    /// Marks several claimed jobs done in one statement (only those `node` still holds).
+    public func complete(_ jobs: [Job], node: String) async throws {
+        let ids = try jobs.map { try $0.requireID() }
+        guard !ids.isEmpty else { return }
+        let now = clock.now()
+        try await gated { db in
+            try await Job.query(on: db).filter(\.$id ~~ ids).filter(\.$lockedBy == node)
+                .filter(\.$status == .running)
+                .set(\.$status, to: .done).set(\.$finishedAt, to: now).set(\.$dedupeKey, to: nil)
+                .update()
+        }
     }
 
     /// Records a failure: retried later with exponential backoff, or failed for good after `maxAttempts`.
@@ -141,14 +169,18 @@ public struct JobQueue: Sendable {
         let id = try job.requireID()
         let finalFailure = job.attempts >= job.maxAttempts
         let delay = min(3600, 5 * pow(2, Double(max(0, job.attempts - 1))))
-        let update = Job.query(on: db).filter(\.$id == id).filter(\.$lockedBy == node).filter(\.$status == .running)
-            .set(\.$lastError, to: String(error.prefix(1000)))
-            .set(\.$lockedBy, to: nil).set(\.$lockedUntil, to: nil)
-        if finalFailure {
-            try await update.set(\.$status, to: .failed).set(\.$finishedAt, to: clock.now()).set(\.$dedupeKey, to: nil)
-                .update()
-        } else {
-            try await update.set(\.$status, to: .pending).set(\.$runAt, to: clock.now().addingTimeInterval(delay)).update()
+        let now = clock.now()
+        let message = String(error.prefix(1000))
+        try await gated { db in
+            let update = Job.query(on: db).filter(\.$id == id).filter(\.$lockedBy == node).filter(\.$status == .running)
+                .set(\.$lastError, to: message)
+                .set(\.$lockedBy, to: nil).set(\.$lockedUntil, to: nil)
+            if finalFailure {
+                try await update.set(\.$status, to: .failed).set(\.$finishedAt, to: now).set(\.$dedupeKey, to: nil)
+                    .update()
+            } else {
+                try await update.set(\.$status, to: .pending).set(\.$runAt, to: now.addingTimeInterval(delay)).update()
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Fluent
+import FluentSQLiteDriver
 import Foundation
 import NIOConcurrencyHelpers
 import SQLKit
@@ -42,6 +43,32 @@ public enum SQLiteDurability {
         get { level.withLockedValue { $0 } }
         set { level.withLockedValue { $0 = newValue.uppercased() == "FULL" ? "FULL" : "NORMAL" } }
     }
+
+    /// The level each pooled connection was last set to, so that the pragma runs once per connection (and
+    /// again only if the level changes) instead of before every write transaction. Held weakly: a closed
+    /// connection's entry lapses, and a new connection at the same address is not mistaken for it.
+    private static let applied = NIOLockedValueBox<[ObjectIdentifier: AppliedLevel]>([:])
+
+    private struct AppliedLevel: @unchecked Sendable {
+        weak var connection: SQLiteConnection?
+        var level: String
+    }
+
+    /// Sets `synchronous` on `connection` unless it already runs at that level.
+    static func apply(to connection: SQLiteConnection) async throws {
+        let wanted = synchronous
+        let key = ObjectIdentifier(connection)
+        let current = applied.withLockedValue { map -> String? in
+            guard let entry = map[key], entry.connection === connection else { return nil }
+            return entry.level
+        }
+        guard current != wanted else { return }
+        _ = try await connection.query("PRAGMA synchronous = " + wanted)
+        applied.withLockedValue { map in
+            map = map.filter { $0.value.connection != nil }
+            map[key] = AppliedLevel(connection: connection, level: wanted)
+        }
+    }
 }
 
 extension Database {
@@ -72,8 +99,13 @@ extension Database {
     private func immediateTransaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
         try await withConnection { connection in
             guard let conn = connection as? any SQLDatabase else { return try await body(connection) }
-            // Per connection, cheap, and idempotent: how hard this commit is synced (TONGBAN_SQLITE_SYNC).
-            try await conn.raw(SQLQueryString("PRAGMA synchronous = " + SQLiteDurability.synchronous)).run()
+            // How hard this commit is synced (TONGBAN_SQLITE_SYNC), set once per pooled connection. A
+            // connection that cannot be reached as SQLite gets it before every transaction, as before.
+            if let sqlite = connection as? any SQLiteDatabase {
+                try await sqlite.withConnection { try await SQLiteDurability.apply(to: $0) }
+            } else {
+                try await conn.raw(SQLQueryString("PRAGMA synchronous = " + SQLiteDurability.synchronous)).run()
+            }
             try await conn.raw("BEGIN IMMEDIATE").run()
             do {
                 let result = try await WriteTransactionContext.$active.withValue(true) { try await body(connection) }

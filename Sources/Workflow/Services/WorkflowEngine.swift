@@ -43,13 +43,22 @@ public struct WorkflowEngine: Sendable {
     }
 
     /// Tells the subject's owner (e.g. Applications) what happened, inside the same transaction.
-    func notify(_ instance: WorkflowInstance, action: String, node: String?, tx: any Database) async throws {
+    /// `known` gives the open nodes when the caller knows them without asking (a new instance's open tasks
+    /// are the ones its start opened).
+    func notify(_ instance: WorkflowInstance, action: String, node: String?, tx: any Database, known: [String]? = nil) async throws {
         let observer = observers.observer(for: instance.subjectType)
         let listeners = observers.listeners(for: instance.subjectType)
         guard observer != nil || !listeners.isEmpty else { return }
         // A finished, rejected, withdrawn or returned instance has no open task (each of those ends or
         // cancels them all), so only a running one needs the query.
-        let openNodes = instance.status == .running ? try await WorkflowStore(tx).openNodes(instance: try instance.requireID()) : []
+        var openNodes: [String] = []
+        if instance.status == .running {
+            if let known {
+                openNodes = known
+            } else {
+                openNodes = try await WorkflowStore(tx).openNodes(instance: try instance.requireID())
+            }
+        }
         let change = WorkflowChange(instance: instance, action: action, node: node, openNodes: openNodes)
         try await observer?(change, tx)
         for listener in listeners { try await listener(change, tx) }
@@ -128,17 +137,19 @@ public struct WorkflowEngine: Sendable {
             try await store.insert(instance)
             var state = EngineState()
             var opened: [WorkflowTask] = []
-            try await event(tx, instance, task: nil, node: definition.start?.id, actor: actor, action: "start", comment: nil)
+            let events = EventBatch()
+            try await event(tx, instance, task: nil, node: definition.start?.id, actor: actor, action: "start", comment: nil, into: events)
             if let start = definition.start, let next = start.next {
-                try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor)
+                try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor, events: events)
             }
             try await insertOpened(opened, tx: tx)
+            try await events.flush(tx)
             let finalState = try Self.encode(state)
             if finalState != instance.state || instance.status != .running {
                 instance.state = finalState
                 try await store.update(instance)
             }
-            try await notify(instance, action: "start", node: nil, tx: tx)
+            try await notify(instance, action: "start", node: nil, tx: tx, known: opened.map(\.nodeID))
             return (instance, opened)
         }
     }
@@ -197,7 +208,12 @@ public struct WorkflowEngine: Sendable {
                 guard let decided = try await store.decide(
                     taskID, to: status, actor: actor.userID, now: now, comment: comment, claimOnly: false)
                 else { throw Self.alreadyDecided }
-                try await event(tx, instance, task: decided, node: decided.nodeID, actor: actor.userID, action: action.rawValue, comment: comment)
+                // The decision's event and those its moves add (a branch taken, the process completed) are
+                // written together, before anything reads them (the observers).
+                let events = EventBatch()
+                try await event(
+                    tx, instance, task: decided, node: decided.nodeID, actor: actor.userID, action: action.rawValue, comment: comment,
+                    into: events)
                 let definition = try await self.definition(instance.definitionID, tx: tx)
                 var state = try Self.decode(EngineState.self, instance.state)
                 let variables = try Self.decode([String: JSONValue].self, instance.variables)
@@ -218,7 +234,7 @@ public struct WorkflowEngine: Sendable {
                     }
                     if groupDone {
                         if let next = definition.node(decided.nodeID)?.next {
-                            try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor.userID)
+                            try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor.userID, events: events)
                         }
                     }
                 case .reject:
@@ -238,6 +254,7 @@ public struct WorkflowEngine: Sendable {
                     opened.append(target)
                 }
                 try await insertOpened(opened, tx: tx)
+                try await events.flush(tx)
                 instance.state = try Self.encode(state)
                 instance.updatedAt = now
                 try await store.update(instance)
@@ -266,11 +283,13 @@ public struct WorkflowEngine: Sendable {
             var opened: [WorkflowTask] = []
             let nodes = state.suspended
             state.suspended = []
-            try await event(tx, instance, task: nil, node: nil, actor: actor, action: "resume", comment: nil)
+            let events = EventBatch()
+            try await event(tx, instance, task: nil, node: nil, actor: actor, action: "resume", comment: nil, into: events)
             for node in nodes {
-                try await advance(to: node, definition, instance, &state, merged, tx, &opened, actor: actor)
+                try await advance(to: node, definition, instance, &state, merged, tx, &opened, actor: actor, events: events)
             }
             try await insertOpened(opened, tx: tx)
+            try await events.flush(tx)
             instance.state = try Self.encode(state)
             instance.updatedAt = clock.now()
             try await store.update(instance)
@@ -391,13 +410,14 @@ public struct WorkflowEngine: Sendable {
 
     func advance(
         to nodeID: String, _ definition: ProcessDefinition, _ instance: WorkflowInstance, _ state: inout EngineState,
-        _ variables: [String: JSONValue], _ tx: any Database, _ opened: inout [WorkflowTask], actor: UUID?
+        _ variables: [String: JSONValue], _ tx: any Database, _ opened: inout [WorkflowTask], actor: UUID?,
+        events: EventBatch
     ) async throws {
         guard let node = definition.node(nodeID) else { throw Problem(.internalServerError, detail: "unknown node \(nodeID)") }
         let now = clock.now()
         switch node.type {
         case .start:
-            if let next = node.next { try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor) }
+            if let next = node.next { try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor, events: events) }
         case .task:
             let group = UUID()
             for assignee in node.assignees ?? [] {
@@ -408,26 +428,26 @@ public struct WorkflowEngine: Sendable {
             }
         case .parallel:
             for branch in node.branches ?? [] {
-                try await advance(to: branch, definition, instance, &state, variables, tx, &opened, actor: actor)
+                try await advance(to: branch, definition, instance, &state, variables, tx, &opened, actor: actor, events: events)
             }
         case .join:
             let arrived = (state.arrivals[node.id] ?? 0) + 1
             if arrived >= definition.inDegree(node.id) {
                 state.arrivals[node.id] = nil
-                if let next = node.next { try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor) }
+                if let next = node.next { try await advance(to: next, definition, instance, &state, variables, tx, &opened, actor: actor, events: events) }
             } else {
                 state.arrivals[node.id] = arrived
             }
         case .exclusive:
             let chosen = node.conditions?.first { $0.when.matches(variables) }?.next ?? node.default
-            try await event(tx, instance, task: nil, node: node.id, actor: actor, action: "branch", comment: chosen)
-            if let chosen { try await advance(to: chosen, definition, instance, &state, variables, tx, &opened, actor: actor) }
+            try await event(tx, instance, task: nil, node: node.id, actor: actor, action: "branch", comment: chosen, into: events)
+            if let chosen { try await advance(to: chosen, definition, instance, &state, variables, tx, &opened, actor: actor, events: events) }
         case .end:
             // Tasks opened by this action are not written yet (see `insertOpened`); any of them keeps it running.
             if opened.isEmpty, try await WorkflowStore(tx).openNodes(instance: instance.requireID()).isEmpty {
                 instance.status = .completed
                 instance.finishedAt = now
-                try await event(tx, instance, task: nil, node: node.id, actor: actor, action: "complete", comment: nil)
+                try await event(tx, instance, task: nil, node: node.id, actor: actor, action: "complete", comment: nil, into: events)
             }
         }
     }
@@ -501,9 +521,14 @@ public struct WorkflowEngine: Sendable {
 
     func event(
         _ tx: any Database, _ instance: WorkflowInstance, task: WorkflowTask?, node: String?, actor: UUID?, action: String,
-        comment: String?
+        comment: String?, into batch: EventBatch? = nil
     ) async throws {
-        try await record(tx, instanceID: try instance.requireID(), task: task, node: node, actor: actor, action: action, comment: comment)
+        guard let batch else {
+            return try await record(tx, instanceID: try instance.requireID(), task: task, node: node, actor: actor, action: action, comment: comment)
+        }
+        batch.rows.append(WorkflowStore.EventRow(
+            instance: try instance.requireID(), task: task?.id, node: node, actor: actor, action: action,
+            comment: comment.map { String($0.prefix(2000)) }, at: clock.now()))
     }
 
     func record(
@@ -522,6 +547,17 @@ public struct WorkflowEngine: Sendable {
     static func encode(_ value: some Encodable) throws -> String { try JSONText.encode(value) }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONText.decode(type, text) }
+}
+
+/// Events of one action, written in one INSERT (`flush`) instead of one each. Used by one task at a time.
+final class EventBatch: @unchecked Sendable {
+    var rows: [WorkflowStore.EventRow] = []
+
+    func flush(_ tx: any Database) async throws {
+        guard !rows.isEmpty else { return }
+        try await WorkflowStore(tx).insertEvents(rows)
+        rows = []
+    }
 }
 
 /// Payload of an SLA timer job.

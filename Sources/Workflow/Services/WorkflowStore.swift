@@ -218,6 +218,38 @@ struct WorkflowStore {
             """).run()
     }
 
+    struct EventRow {
+        var instance: UUID
+        var task: UUID?
+        var node: String?
+        var actor: UUID?
+        var action: String
+        var comment: String?
+        var at: Date
+    }
+
+    /// Inserts events in one statement (a decision and what it moved, e.g. the last approval and "complete").
+    func insertEvents(_ rows: [EventRow]) async throws {
+        guard rows.count > 1 else {
+            if let row = rows.first {
+                try await insertEvent(
+                    instance: row.instance, task: row.task, node: row.node, actor: row.actor, action: row.action, comment: row.comment,
+                    at: row.at)
+            }
+            return
+        }
+        var query = SQLQueryString(
+            #"INSERT INTO "workflow_events" ("id", "instance_id", "task_id", "node_id", "actor_id", "action", "comment", "at") VALUES "#)
+        for (index, row) in rows.enumerated() {
+            if index > 0 { query.appendLiteral(", ") }
+            query.appendInterpolation("""
+                (\(bind: UUID()), \(bind: row.instance), \(bind: row.task), \(bind: row.node), \(bind: row.actor), \(bind: row.action), \
+                \(bind: row.comment), \(bind: row.at))
+                """ as SQLQueryString)
+        }
+        try await sql.raw(query).run()
+    }
+
     /// The events of an instance, oldest first.
     func events(instance: UUID) async throws -> [WorkflowEvent] {
         try await sql.raw("""
