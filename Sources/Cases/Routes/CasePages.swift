@@ -45,6 +45,8 @@ struct CasePages: RouteCollection {
         "inbox_title": ("案件待办", "Case inbox"),
         "inbox_empty": ("暂无案件。", "No cases."),
         "stats_title": ("案件统计", "Case statistics"),
+        "grids_link": ("网格员管理", "Grid members"),
+        "settings_link": ("案件设置", "Case settings"),
         "stats_from": ("开始日期", "From"),
         "stats_to": ("结束日期", "To"),
         "stats_show": ("查询", "Show"),
