@@ -121,6 +121,8 @@ struct CasePages: RouteCollection {
         "files_choose": ("请选择要上传的文件。", "Please choose a file to upload."),
         "flash_uploaded": ("已上传：", "Uploaded: "),
         "action_attach": ("上传附件", "Attached a file"),
+        "action_media_fetched": ("已获取反映人提供的照片", "Fetched the reporter's photo"),
+        "action_media_failed": ("反映人提供的照片未能获取", "The reporter's photo could not be fetched"),
         "action_duplicate": ("重复件", "Duplicate"),
         "action_duplicate_linked": ("关联重复件", "Duplicate linked"),
         "flash_done": ("已办理：", "Done: "),
