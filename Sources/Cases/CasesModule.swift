@@ -25,7 +25,9 @@ public struct CasesModule: TongbanModule {
         try app.register(collection: CaseSettingsController())
         try app.register(collection: CaseAttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
         try app.register(collection: CasePages(attachmentBodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
+        try app.register(collection: CaseAdminPages())
         app.jobs.register(CaseTimers.kind) { job, app in try await CaseTimers.run(job, app: app) }
+        app.jobs.register(CaseMediaFetch.kind) { job, app in try await CaseMediaFetch.run(job, app: app) }
         Self.document(app.apiDocumentation)
     }
 

@@ -69,6 +69,10 @@ PAGES = [
     ("case-detail-staff", "/cases/{case_open}", "demo-grid"),
     ("case-detail-reviewer", "/cases/{case_resolved}", "demo-community"),
     ("case-detail-reporter", "/cases/{case_closed}", "demo-citizen"),
+    ("case-grids", "/staff/cases/grids", "demo-supervisor"),
+    ("case-grid-members", "/staff/cases/grids/440604001001-G01", "demo-supervisor"),
+    ("case-settings-admin", "/staff/cases/settings", "demo-admin"),
+    ("case-settings-staff", "/staff/cases/settings", "demo-supervisor"),
 ]
 MODES = ("standard", "elderly", "en")
 

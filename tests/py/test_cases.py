@@ -137,3 +137,27 @@ def test_evidence_notifications_grid_members_and_settings(base_url):
     assert_problem(requests.put(f"{base_url}/api/v1/cases/settings/sla", headers=bearer(supervisor),
                                 json={"hotlineResponse": {"value": 10, "unit": "minutes"}}, timeout=HTTP_TIMEOUT), 403)
     assert_problem(requests.get(f"{base_url}/api/v1/cases/settings/sla", headers=bearer(citizen), timeout=HTTP_TIMEOUT), 403)
+
+
+def test_media_url_to_a_private_address_is_not_fetched(base_url):
+    """A mediaUrl (Open311 media_url) is fetched by a background job; a loopback or private address is refused
+    before any connection (unless the server allows it) and the refusal is on the case's timeline."""
+    import random
+    import time
+    citizen = api_login(base_url, "demo-citizen")["accessToken"]
+    created = file_case(base_url, citizen, category="environment",
+                        location={"lat": 23.0 + random.uniform(0.062, 0.099), "lon": 113.1 + random.uniform(0.001, 0.099)},
+                        mediaUrl="http://127.0.0.1:9/photo.png")
+    events = []
+    for _ in range(40):
+        case = requests.get(f"{base_url}/api/v1/cases/{created['id']}", headers=bearer(citizen), timeout=HTTP_TIMEOUT)
+        assert case.status_code == 200, case.text
+        events = [e for e in case.json()["timeline"] if e["action"].startswith("media_")]
+        if events:
+            break
+        time.sleep(0.5)
+    assert [e["action"] for e in events] == ["media_failed"], events
+    assert "private or special address" in events[0]["comment"]
+    files = requests.get(f"{base_url}/api/v1/cases/{created['id']}/attachments", headers=bearer(citizen), timeout=HTTP_TIMEOUT)
+    assert files.status_code == 200
+    assert all(item.get("url") for item in files.json()["items"])

@@ -113,6 +113,14 @@ struct CaseSettingsController: RouteCollection {
     @Sendable func updateTaskSources(req: Request) async throws -> TaskSourcesView {
         let principal = try Self.requireAdmin(req)
         let body = try req.content.decode(TaskSourcesRequest.self)
+        _ = try await Self.saveTaskSources(body, principal: principal, app: req.application, db: req.db)
+        return try await taskSourcesView(req)
+    }
+
+    /// Validates and saves the whole list as a new version (shared by the API and the settings page).
+    static func saveTaskSources(
+        _ body: TaskSourcesRequest, principal: Principal, app: Application, db: any Database
+    ) async throws -> CaseSettingRow {
         guard let items = body.items, (1...50).contains(items.count) else {
             throw Problem.validation([FieldError(field: "items", message: "must list 1 to 50 task sources")])
         }
@@ -133,9 +141,8 @@ struct CaseSettingsController: RouteCollection {
             sources.append(TaskSource(code: code, name: name, nameEn: nameEn.isEmpty ? name : nameEn))
         }
         guard errors.isEmpty else { throw Problem.validation(errors) }
-        _ = try await CaseSettingsService(app: req.application, db: req.db).save(
+        return try await CaseSettingsService(app: app, db: db).save(
             kind: "task_sources", body: try CaseSettingsService.encode(sources), principal: principal)
-        return try await taskSourcesView(req)
     }
 
     /// GET /api/v1/cases/settings/sla/versions and …/task-sources/versions — staff: every version, newest first.

@@ -59,8 +59,13 @@ struct GridMembersController: RouteCollection {
     /// GET /api/v1/cases/grids/{grid}/members — grid administrators; 403 others, 404 unknown grid.
     @Sendable func list(req: Request) async throws -> [MemberView] {
         let (_, grid, _) = try await authorised(req)
-        let members = try await GridMember.query(on: req.db).filter(\.$gridRegionID == grid.regionID).all()
-        let users = try await User.query(on: req.db).filter(\.$id ~~ members.map(\.userID)).all()
+        return try await Self.members(of: grid, db: req.db)
+    }
+
+    /// The grid's members, by username.
+    static func members(of grid: CasesDirectory.GridInfo, db: any Database) async throws -> [MemberView] {
+        let members = try await GridMember.query(on: db).filter(\.$gridRegionID == grid.regionID).all()
+        let users = try await User.query(on: db).filter(\.$id ~~ members.map(\.userID)).all()
         let ref = CaseViews.GridRef(id: grid.id, code: grid.code, name: grid.name)
         return users.compactMap { user in
             user.id.map { MemberView(userId: $0, username: user.username, name: user.name, grid: ref) }
@@ -72,11 +77,22 @@ struct GridMembersController: RouteCollection {
     @Sendable func assign(req: Request) async throws -> Response {
         let (principal, grid, _) = try await authorised(req)
         let body = try req.content.decode(AssignRequest.self)
+        let view = try await Self.assign(body, to: grid, principal: principal, app: req.application, db: req.db)
+        let response = Response(status: .created)
+        try response.content.encode(view)
+        return response
+    }
+
+    /// Assigns a staff account to the grid (shared by the API and the staff page); 422 unknown or non-staff
+    /// account, 409 already a member.
+    static func assign(
+        _ body: AssignRequest, to grid: CasesDirectory.GridInfo, principal: Principal, app: Application, db: any Database
+    ) async throws -> MemberView {
         let user: User?
         if let id = body.userId {
-            user = try await User.find(id, on: req.db)
+            user = try await User.find(id, on: db)
         } else if let username = body.username?.trimmingCharacters(in: .whitespaces), !username.isEmpty {
-            user = try await User.query(on: req.db).filter(\.$username == username).first()
+            user = try await User.query(on: db).filter(\.$username == username).first()
         } else {
             throw Problem.validation([FieldError(field: "username", message: "is required (or userId)")])
         }
@@ -86,7 +102,7 @@ struct GridMembersController: RouteCollection {
         guard user.kind == .staff, !user.disabled else {
             throw Problem.validation([FieldError(field: body.userId == nil ? "username" : "userId", message: "grid members are active staff accounts")])
         }
-        let existing = try await GridMember.query(on: req.db).filter(\.$userID == userID).filter(\.$gridRegionID == grid.regionID).first()
+        let existing = try await GridMember.query(on: db).filter(\.$userID == userID).filter(\.$gridRegionID == grid.regionID).first()
         guard existing == nil else {
             throw Problem(
                 .conflict, type: "/problems/grid-member-exists", title: "Already a member",
@@ -95,35 +111,39 @@ struct GridMembersController: RouteCollection {
         let member = GridMember()
         member.userID = userID
         member.gridRegionID = grid.regionID
-        try await member.create(on: req.db)
-        req.application.casesDirectory.invalidate()
-        try await req.application.audit?.record(
+        try await member.create(on: db)
+        app.casesDirectory.invalidate()
+        try await app.audit?.record(
             kind: "cases.grid-member.assigned", actor: principal.userID, subject: grid.code, details: ["user": user.username])
-        let response = Response(status: .created)
-        try response.content.encode(MemberView(
+        return MemberView(
             userId: userID, username: user.username, name: user.name,
-            grid: CaseViews.GridRef(id: grid.id, code: grid.code, name: grid.name)))
-        return response
+            grid: CaseViews.GridRef(id: grid.id, code: grid.code, name: grid.name))
     }
 
     /// DELETE /api/v1/cases/grids/{grid}/members/{user} (username or id) — grid administrators. 204; 404 not a member.
     @Sendable func remove(req: Request) async throws -> HTTPStatus {
         let (principal, grid, _) = try await authorised(req)
-        let raw = req.parameters.get("user") ?? ""
+        try await Self.remove(req.parameters.get("user") ?? "", from: grid, principal: principal, app: req.application, db: req.db)
+        return .noContent
+    }
+
+    /// Removes a member named by username or id (shared by the API and the staff page); 404 not a member.
+    static func remove(
+        _ raw: String, from grid: CasesDirectory.GridInfo, principal: Principal, app: Application, db: any Database
+    ) async throws {
         let user: User?
         if let id = UUID(uuidString: raw) {
-            user = try await User.find(id, on: req.db)
+            user = try await User.find(id, on: db)
         } else {
-            user = try await User.query(on: req.db).filter(\.$username == raw).first()
+            user = try await User.query(on: db).filter(\.$username == raw).first()
         }
         guard let user, let userID = user.id,
-            let member = try await GridMember.query(on: req.db).filter(\.$userID == userID).filter(\.$gridRegionID == grid.regionID).first()
+            let member = try await GridMember.query(on: db).filter(\.$userID == userID).filter(\.$gridRegionID == grid.regionID).first()
         else { throw Problem.notFound("Grid member", type: "/problems/grid-member-not-found") }
-        try await member.delete(on: req.db)
-        req.application.casesDirectory.invalidate()
-        try await req.application.audit?.record(
+        try await member.delete(on: db)
+        app.casesDirectory.invalidate()
+        try await app.audit?.record(
             kind: "cases.grid-member.removed", actor: principal.userID, subject: grid.code, details: ["user": user.username])
-        return .noContent
     }
 
     /// GET /api/v1/cases/grids/mine — signed in: the grids the caller belongs to.

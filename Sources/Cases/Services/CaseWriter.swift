@@ -147,9 +147,14 @@ enum CaseBatch {
         }
         // Links given as Open311 `media_url`.
         var links: [CaseAttachment] = []
+        var mediaJobs: [JobQueue.NewJob] = []
+        let fetchMedia = app.casesConfig.mediaFetch
         for (item, record) in zip(items, records) {
             guard let media = item.mediaUrl, let id = record.id else { continue }
             let link = CaseAttachment()
+            link.id = UUID()
+            // The image itself is fetched in the background (guarded; see CaseMediaFetch).
+            if fetchMedia, let linkID = link.id { mediaJobs.append(try CaseMediaFetch.job(caseID: id, linkID: linkID, url: media, at: item.now)) }
             link.caseID = id
             link.uploaderID = item.reporterID
             link.purpose = "report"
@@ -165,7 +170,7 @@ enum CaseBatch {
         var seqs = try await eventCounts(of: Set(primaries.values.filter { $0.events == nil }.map(\.id)), on: sql)
         for candidate in primaries.values where candidate.events != nil { seqs[candidate.id] = 1 }
         var events: [CaseEvent] = []
-        var jobs: [JobQueue.NewJob] = []
+        var jobs: [JobQueue.NewJob] = mediaJobs
         var delta: [CaseStatCounters.Key: Int] = [:]
         for (index, item) in items.enumerated() {
             let record = records[index]
