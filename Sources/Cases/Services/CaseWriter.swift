@@ -142,9 +142,7 @@ enum CaseBatch {
         }
         // Numbers of batch primaries (for the duplicates' timeline details).
         let numbers = Dictionary(records.compactMap { record in record.id.map { ($0, record.number) } }, uniquingKeysWith: { a, _ in a })
-        for start in stride(from: 0, to: records.count, by: 200) {
-            try await Array(records[start..<min(records.count, start + 200)]).create(on: tx)
-        }
+        try await insertCases(records, on: sql)
         // Links given as Open311 `media_url`.
         var links: [CaseAttachment] = []
         var mediaJobs: [JobQueue.NewJob] = []
@@ -191,15 +189,48 @@ enum CaseBatch {
             }
             for (key, n) in CaseStatCounters.Snapshot(record).contributions() { delta[key, default: 0] += n }
         }
-        for start in stride(from: 0, to: events.count, by: 300) {
-            try await Array(events[start..<min(events.count, start + 300)]).create(on: tx)
-        }
+        try await insertEvents(events, on: sql)
         let queue = JobQueue(db: tx, clock: app.clock)
         for start in stride(from: 0, to: jobs.count, by: 1000) {
             try await queue.enqueueNew(Array(jobs[start..<min(jobs.count, start + 1000)]))
         }
         try await CaseStatCounters.add(delta.filter { $0.value != 0 }, on: tx)
         return records
+    }
+
+    static let caseColumns = [
+        "id", "number", "type", "category", "description", "status", "priority", "channel", "subtype", "title", "lat", "lon",
+        "address", "grid_id", "outside_grid", "level", "department_id", "co_handlers", "dispatcher_id", "origin_department_id",
+        "reporter_id", "reporter_kind", "contact", "duplicate_of", "escalations", "urges", "reopened", "overdue",
+        "response_due_at", "resolution_due_at", "accepted_at", "resolved_at", "closed_at", "evaluation", "valid",
+        "created_at", "updated_at",
+    ]
+
+    /// New cases in multi-row INSERTs (Fluent's `create` reflects over 37 properties per case); the records are
+    /// marked as stored, as `create` would.
+    static func insertCases(_ records: [CaseRecord], on sql: any SQLDatabase) async throws {
+        try await BulkInsert.run(into: CaseRecord.schema, columns: caseColumns, rows: records, on: sql) { r in
+            [
+                r.id, r.number, r.type.rawValue, r.category, r.description, r.status.rawValue, r.priority.rawValue,
+                r.channel.rawValue, r.subtype, r.title, r.lat, r.lon, r.address, r.gridID, r.outsideGrid, r.level.rawValue,
+                r.departmentID, r.coHandlers, r.dispatcherID, r.originDepartmentID, r.reporterID, r.reporterKind, r.contact,
+                r.duplicateOf, r.escalations, r.urges, r.reopened, r.overdue, r.responseDueAt, r.resolutionDueAt,
+                r.acceptedAt, r.resolvedAt, r.closedAt, r.evaluation, r.valid, r.createdAt, r.updatedAt,
+            ]
+        }
+        for record in records { record._$idExists = true }
+    }
+
+    static let eventColumns = [
+        "id", "case_id", "seq", "action", "actor_id", "actor_name", "department_id", "from_status", "to_status", "comment",
+        "details", "at",
+    ]
+
+    static func insertEvents(_ events: [CaseEvent], on sql: any SQLDatabase) async throws {
+        try await BulkInsert.run(into: CaseEvent.schema, columns: eventColumns, rows: events, on: sql) { e in
+            [e.id, e.caseID, e.seq, e.action, e.actorID, e.actorName, e.departmentID, e.fromStatus, e.toStatus, e.comment, e.details, e.at]
+        }
+        for event in events { event._$idExists = true }
     }
 
     private static func event(

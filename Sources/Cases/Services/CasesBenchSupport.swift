@@ -11,7 +11,7 @@ public enum CasesBenchSupport {
     /// Adds grids of 0.005° × 0.005° north of the demo grids (from latitude 23.10, longitude 113.10, 20 per row)
     /// until there are `total`; returns the latitude/longitude box all grids cover.
     @discardableResult
-    public static func addGrids(app: Application, total: Int) async throws -> (minLat: Double, maxLat: Double, minLon: Double, maxLon: Double) {
+    public static func addGrids(app: Application, total: Int) async throws -> Box {
         let db = app.db
         let existing = try await GridRecord.query(on: db).count()
         let extra = max(0, total - existing)
@@ -50,6 +50,14 @@ public enum CasesBenchSupport {
     }
 
     /// Batches and cases written so far by the group-commit writer of new cases.
+    /// The box the grids cover.
+    public typealias Box = (minLat: Double, maxLat: Double, minLon: Double, maxLon: Double)
+
+    /// Cases stored so far.
+    public static func caseCount(app: Application) async throws -> Int {
+        try await CaseRecord.query(on: app.db).count()
+    }
+
     public static func writerCounts(app: Application) async -> (batches: Int, cases: Int) {
         (await app.caseWriter.batches, await app.caseWriter.written)
     }
