@@ -39,6 +39,7 @@ public enum TongbanApp {
             app.threadPool = NIOThreadPool(numberOfThreads: threads)
         }
         SQLiteDurability.synchronous = config.sqliteSynchronous
+        SQLiteDurability.walAutocheckpoint = config.sqliteWalAutocheckpoint
         app.keyVault = try KeyVault.load(environment: ProcessInfo.processInfo.environment, dataDirectory: config.dataDirectory)
         try database.configure(app)
 

@@ -49,6 +49,30 @@ struct LoginTests {
         }
     }
 
+    /// Verified tokens are remembered; only the exact token may profit from that.
+    @Test func aVerifiedToken_isNotAKeyForNearlyTheSameToken() async throws {
+        try await withTestApp { app in
+            let name = try await app.registerPerson(idNumber: "11010519491231002X")
+            let res = try await attempt(app, name, Fixtures.password)
+            let access = try #require(try res.content.decode([String: JSONValue].self)["accessToken"]?.stringValue)
+            for _ in 0..<2 {
+                try await app.testing().test(.GET, "/api/v1/me", headers: .bearer(access)) { res in #expect(res.status == .ok) }
+            }
+            let parts = access.split(separator: ".").map(String.init)
+            try #require(parts.count == 3)
+            // The first character (the last may hold padding bits a lenient decoder ignores).
+            let flip: (String) -> String = { text in
+                (text.first == "A" ? "B" : "A") + String(text.dropFirst())
+            }
+            for forged in [parts[0] + "." + parts[1] + "." + flip(parts[2]), parts[0] + "." + flip(parts[1]) + "." + parts[2], access + "x"] {
+                try await app.testing().test(.GET, "/api/v1/me", headers: .bearer(forged)) { res in
+                    #expect(res.status == .unauthorized)
+                }
+            }
+            try await app.testing().test(.GET, "/api/v1/me", headers: .bearer(access)) { res in #expect(res.status == .ok) }
+        }
+    }
+
     @Test func wrongPassword_andUnknownUser_lookTheSame() async throws {
         try await withTestApp { app in
             let name = try await app.registerPerson()

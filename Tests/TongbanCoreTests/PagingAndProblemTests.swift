@@ -54,8 +54,13 @@ struct PagingAndProblemTests {
         #expect(throws: TongbanConfig.InvalidSetting.self) {
             try TongbanConfig.fromEnvironment(environment: ["TONGBAN_JWT_SECRET": "short"])
         }
+        #expect(throws: TongbanConfig.InvalidSetting.self) {
+            try TongbanConfig.fromEnvironment(environment: ["TONGBAN_SQLITE_WAL_AUTOCHECKPOINT": "10"])
+        }
         let config = try? TongbanConfig.fromEnvironment(
-            host: "0.0.0.0", environment: ["DATABASE_URL": "sqlite::memory:", "TONGBAN_LOGIN_IP_LIMIT": "7"])
+            host: "0.0.0.0",
+            environment: ["DATABASE_URL": "sqlite::memory:", "TONGBAN_LOGIN_IP_LIMIT": "7", "TONGBAN_SQLITE_WAL_AUTOCHECKPOINT": "8000"])
+        #expect(config?.sqliteWalAutocheckpoint == 8000)
         #expect(config?.databaseURL == "sqlite::memory:")
         #expect(config?.loginFailuresPerIPPerMinute == 7)
         #expect(config?.cookieSecure == true)

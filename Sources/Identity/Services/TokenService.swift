@@ -2,6 +2,7 @@ import Crypto
 import Fluent
 import Foundation
 import JWTKit
+import NIOConcurrencyHelpers
 import TongbanCore
 import Vapor
 
@@ -33,6 +34,7 @@ struct AccessClaims: JWTPayload {
 /// absent, from a random secret created once in the database so that every node shares it.
 public actor TokenService {
     private var keys: JWTKeyCollection?
+    private let verified = VerifiedTokens()
     private let configuredSecret: String?
     let accessTTL: Int
 
@@ -77,14 +79,26 @@ public actor TokenService {
     }
 
     /// The principal of a valid token, or nil (bad signature, expired, malformed).
-    func verify(_ token: String, on db: any Database) async -> Principal? {
+    ///
+    /// A token whose signature was checked once is remembered with its expiry (`VerifiedTokens`), so that a
+    /// client's next requests with the same token neither queue on this actor and on the key collection (both
+    /// actors: every authenticated request used to pass through them one at a time) nor verify the HMAC and
+    /// decode the claims again. Only the exact token string hits; expiry is checked on every hit, as the
+    /// signature check does; access tokens are stateless, so there is nothing else to revoke.
+    nonisolated func verify(_ token: String, on db: any Database) async -> Principal? {
+        let now = Date()
+        if let known = verified.lookup(token) {
+            return known.expires > now ? known.principal : nil
+        }
         guard let keys = try? await keyCollection(on: db),
             let claims = try? await keys.verify(token, as: AccessClaims.self),
             let id = UUID(uuidString: claims.sub.value)
         else { return nil }
-        return Principal(
+        let principal = Principal(
             userID: id, username: claims.usr, kind: claims.knd,
             grants: claims.grt.map { RoleGrant(departmentID: $0.d, role: $0.r) })
+        verified.remember(token, principal: principal, expires: claims.exp.value)
+        return principal
     }
 
     /// SHA-256 hex of a refresh token (only the hash is stored).
@@ -97,5 +111,30 @@ public actor TokenService {
         let key = SymmetricKey(size: .bits256)
         return key.withUnsafeBytes { Data($0) }.base64EncodedString().replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// Access tokens whose signature was verified, with their principal and expiry; at most `capacity` (then it
+/// starts again empty: a busy node re-verifies each client's token once).
+final class VerifiedTokens: Sendable {
+    struct Entry: Sendable {
+        var principal: Principal
+        var expires: Date
+    }
+
+    private let entries = NIOLockedValueBox<[String: Entry]>([:])
+    let capacity: Int
+
+    init(capacity: Int = 20_000) { self.capacity = capacity }
+
+    func lookup(_ token: String) -> Entry? {
+        entries.withLockedValue { $0[token] }
+    }
+
+    func remember(_ token: String, principal: Principal, expires: Date) {
+        entries.withLockedValue { map in
+            if map.count >= capacity { map.removeAll(keepingCapacity: true) }
+            map[token] = Entry(principal: principal, expires: expires)
+        }
     }
 }

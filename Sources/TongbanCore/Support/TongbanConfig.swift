@@ -42,6 +42,9 @@ public struct TongbanConfig: Sendable {
     /// survives a crash or kill of the process, and only an OS crash or power cut can lose the last
     /// commits) or `full` (every commit is synced to disk, at a few milliseconds each).
     public var sqliteSynchronous: String = "normal"
+    /// Pages of write-ahead log after which a SQLite commit copies the log back into the database file
+    /// (`TONGBAN_SQLITE_WAL_AUTOCHECKPOINT`, 100–100000, default 1000 as SQLite's own default).
+    public var sqliteWalAutocheckpoint: Int = 1000
     /// The audit log's origin: the first line of its checkpoints and its key name (`TONGBAN_AUDIT_ORIGIN`).
     public var auditOrigin: String = "tongban.local/audit"
     /// Seconds between periodic signed checkpoints of the audit log (`TONGBAN_AUDIT_CHECKPOINT_SECONDS`, default 60).
@@ -144,6 +147,7 @@ public struct TongbanConfig: Sendable {
             }
             config.sqliteSynchronous = sync
         }
+        config.sqliteWalAutocheckpoint = try int("TONGBAN_SQLITE_WAL_AUTOCHECKPOINT", 100...100_000) ?? config.sqliteWalAutocheckpoint
         config.catalogueCacheSeconds = try int("TONGBAN_CATALOGUE_CACHE_SECONDS", 0...3600) ?? config.catalogueCacheSeconds
         if let origin = environment["TONGBAN_AUDIT_ORIGIN"] {
             guard !origin.isEmpty, origin.count <= 200, !origin.contains(where: { $0.isWhitespace || $0 == "+" }) else {

@@ -44,6 +44,14 @@ public enum SQLiteDurability {
         set { level.withLockedValue { $0 = newValue.uppercased() == "FULL" ? "FULL" : "NORMAL" } }
     }
 
+    private static let checkpointPages = NIOLockedValueBox(1000)
+
+    /// `PRAGMA wal_autocheckpoint` (pages) for connections that write, applied with `synchronous`.
+    public static var walAutocheckpoint: Int {
+        get { checkpointPages.withLockedValue { $0 } }
+        set { checkpointPages.withLockedValue { $0 = min(100_000, max(100, newValue)) } }
+    }
+
     /// The level each pooled connection was last set to, so that the pragma runs once per connection (and
     /// again only if the level changes) instead of before every write transaction. Held weakly: a closed
     /// connection's entry lapses, and a new connection at the same address is not mistaken for it.
@@ -56,14 +64,15 @@ public enum SQLiteDurability {
 
     /// Sets `synchronous` on `connection` unless it already runs at that level.
     static func apply(to connection: SQLiteConnection) async throws {
-        let wanted = synchronous
+        let wanted = synchronous + "/" + String(walAutocheckpoint)
         let key = ObjectIdentifier(connection)
         let current = applied.withLockedValue { map -> String? in
             guard let entry = map[key], entry.connection === connection else { return nil }
             return entry.level
         }
         guard current != wanted else { return }
-        _ = try await connection.query("PRAGMA synchronous = " + wanted)
+        _ = try await connection.query("PRAGMA synchronous = " + synchronous)
+        _ = try await connection.query("PRAGMA wal_autocheckpoint = " + String(walAutocheckpoint))
         applied.withLockedValue { map in
             map = map.filter { $0.value.connection != nil }
             map[key] = AppliedLevel(connection: connection, level: wanted)
