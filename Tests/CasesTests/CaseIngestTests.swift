@@ -78,7 +78,7 @@ struct CaseIngestTests {
     @Test func aFailingBatch_isWrittenOneByOne_soOnlyTheFailingReportIsLost() async throws {
         try await withTestApp(demo: true) { app in
             let citizen = try await app.login("demo-citizen")
-            await app.caseWriter.failWrites { $0.description == "写入失败" }
+            app.caseWriter.failWrites { $0.description == "写入失败" }
             var bodies = (0..<15).map { Self.report("road", 23.002 + Double($0) * 0.006, 113.103) }
             bodies.insert(Self.report("road", 23.09, 113.19, "写入失败"), at: 7)
             let results = try await Self.fileConcurrently(app, token: citizen, bodies)
@@ -87,7 +87,7 @@ struct CaseIngestTests {
             #expect(try await CaseRecord.query(on: app.db).count() == 15)
             #expect(try await CaseRecord.query(on: app.db).filter(\.$description == "写入失败").count() == 0)
             // Later reports are written again as usual.
-            await app.caseWriter.failWrites(when: nil)
+            app.caseWriter.failWrites(when: nil)
             _ = try await app.fileCase(token: citizen, category: "road", lat: 23.08, lon: 113.18)
             #expect(try await CaseRecord.query(on: app.db).count() == 16)
         }

@@ -157,7 +157,7 @@ public struct InspectionService: Sendable {
         let receipt = [checklist.commitment, record.number, principal.userID.uuidString, ISO8601DateFormatter().string(from: now)]
             .joined(separator: "\n")
         inspection.commitmentSignedAt = now
-        inspection.commitmentDigest = SHA256.hash(data: Data(receipt.utf8)).map { String(format: "%02x", $0) }.joined()
+        inspection.commitmentDigest = Hex.sha256(receipt)
         try await inspection.save(on: db)
         return inspection
     }

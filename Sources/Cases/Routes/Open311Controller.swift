@@ -250,7 +250,7 @@ struct Open311Controller: RouteCollection {
 
     static func validKey(_ key: String, req: Request) async throws -> Bool {
         if req.application.casesConfig.open311Keys.contains(key) { return true }
-        let hash = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hash = Hex.sha256(key)
         return try await req.db.query(APIKeyRow.self).filter(\.$keyHash == hash).first() != nil
     }
 

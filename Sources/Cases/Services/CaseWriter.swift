@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import NIOConcurrencyHelpers
 import SQLKit
 import TongbanCore
 import Vapor
@@ -344,85 +345,48 @@ enum CaseBatch {
     }
 }
 
-/// Group commit for new cases (the shape of the Codes module's ``ScanWriter``): concurrent reports queue their
-/// validated, routed case; one writer takes everything queued (up to `maxBatch`) and writes it in ONE write
-/// transaction (``CaseBatch``), and only after the commit answers each caller. While a batch commits the next
-/// one queues up, so on SQLite's single writer the cost of a commit is shared by every report in it.
+/// Group commit for new cases (``GroupCommit``): concurrent reports queue their validated, routed case; one writer
+/// takes everything queued (up to `maxBatch`) and writes it in ONE write transaction (``CaseBatch``), and only after
+/// the commit answers each caller. While a batch commits the next one queues up, so on SQLite's single writer the
+/// cost of a commit is shared by every report in it.
 ///
 /// If a batch fails it is rolled back and its cases are written one by one, so one bad report cannot lose the
 /// others; each caller gets its own case or its own error.
-actor CaseWriter {
-    struct Pending {
-        var item: PreparedCase
-        var continuation: CheckedContinuation<CaseRecord, any Error>
-    }
-
-    private unowned let app: Application
-    private let maxBatch: Int
-    private var queue: [Pending] = []
-    private var writing = false
-    /// Batches committed so far (tests and the benchmark).
-    private(set) var batches = 0
-    /// Cases written so far.
-    private(set) var written = 0
+final class CaseWriter: Sendable {
+    private let queue: GroupCommit<PreparedCase, CaseRecord>
     /// Tests: a write transaction holding a case this accepts fails (as a database error would).
-    private var failing: (@Sendable (PreparedCase) -> Bool)?
-
-    func failWrites(when predicate: (@Sendable (PreparedCase) -> Bool)?) { failing = predicate }
-
-    init(app: Application, maxBatch: Int = 256) {
-        self.app = app
-        self.maxBatch = max(1, maxBatch)
-    }
-
-    func submit(_ item: PreparedCase) async throws -> CaseRecord {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.append(Pending(item: item, continuation: continuation))
-            if !writing {
-                writing = true
-                Task { await self.drain() }
-            }
-        }
-    }
-
-    private func drain() async {
-        while !queue.isEmpty {
-            let count = min(queue.count, maxBatch)
-            let batch = Array(queue.prefix(count))
-            queue.removeFirst(count)
-            do {
-                let records = try await write(batch.map(\.item))
-                batches += 1
-                written += records.count
-                for (pending, record) in zip(batch, records) { pending.continuation.resume(returning: record) }
-            } catch {
-                if batch.count == 1 {
-                    batch[0].continuation.resume(throwing: error)
-                    continue
-                }
-                app.logger.warning("cases: a batch of \(batch.count) failed (\(String(describing: error).prefix(200))); writing one by one")
-                for pending in batch {
-                    do {
-                        let record = try await write([pending.item])[0]
-                        batches += 1
-                        written += 1
-                        pending.continuation.resume(returning: record)
-                    } catch {
-                        pending.continuation.resume(throwing: error)
-                    }
-                }
-            }
-        }
-        writing = false
-    }
+    private let failing: NIOLockedValueBox<(@Sendable (PreparedCase) -> Bool)?>
 
     struct InjectedFailure: Error {}
 
-    private func write(_ items: [PreparedCase]) async throws -> [CaseRecord] {
-        let app = self.app
-        if let failing, items.contains(where: failing) { throw InjectedFailure() }
-        return try await app.db.writeTransaction { tx in try await CaseBatch.commit(items, on: tx, app: app) }
+    init(app: Application, maxBatch: Int = 256) {
+        let failing = NIOLockedValueBox<(@Sendable (PreparedCase) -> Bool)?>(nil)
+        self.failing = failing
+        queue = GroupCommit(maxBatch: maxBatch, retryEach: true) { [unowned app] items in
+            do {
+                if let predicate = failing.withLockedValue({ $0 }), items.contains(where: predicate) { throw InjectedFailure() }
+                return try await app.db.writeTransaction { tx in try await CaseBatch.commit(items, on: tx, app: app) }
+            } catch {
+                if items.count > 1 {
+                    app.logger.warning("cases: a batch of \(items.count) failed (\(String(describing: error).prefix(200))); writing one by one")
+                }
+                throw error
+            }
+        }
     }
+
+    func submit(_ item: PreparedCase) async throws -> CaseRecord {
+        try await queue.submit(item)
+    }
+
+    func failWrites(when predicate: (@Sendable (PreparedCase) -> Bool)?) {
+        failing.withLockedValue { $0 = predicate }
+    }
+
+    /// Write transactions so far (tests and the benchmark).
+    var batches: Int { get async { await queue.batches } }
+    /// Cases written so far.
+    var written: Int { get async { await queue.committed } }
 }
 
 extension Application {

@@ -207,7 +207,7 @@ struct CasesDemo {
             }
         }
         // The Open311 demo key.
-        let hash = SHA256.hash(data: Data(Self.open311DemoKey.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hash = Hex.sha256(Self.open311DemoKey)
         if try await APIKeyRow.query(on: db).filter(\.$keyHash == hash).first() == nil {
             let key = APIKeyRow()
             key.keyHash = hash

@@ -284,21 +284,16 @@ public struct LookupService: Sendable {
         defer { written.fire() }
         try await db.writeTransaction { tx in
             try await JobQueue(db: tx, clock: app.clock).enqueueNew(lateJobs)
-            // Multi-row INSERTs (100 answers of 7 columns each, within SQLite's bound-parameter limit), in plain SQL:
-            // building 135 models per query was a visible share of a lookup.
+            // Multi-row INSERTs in plain SQL (``BulkInsert``): building 135 models per query was a visible share of a lookup.
             let rows = outcomes.map { providerID, outcome in
                 (providerID, outcome, (try? JSONText.encode(outcome.numbers.map(Masking.phone))) ?? "[]")
             }
             if let sql = tx as? any SQLDatabase {
-                for start in stride(from: 0, to: rows.count, by: 100) {
-                    var insert = sql.insert(into: LookupAnswer.schema)
-                        .columns("id", "query_id", "provider_id", "status", "numbers", "attempts", "answered_at")
-                    for (providerID, outcome, numbers) in rows[start..<min(rows.count, start + 100)] {
-                        insert = insert.values(
-                            SQLBind(UUID()), SQLBind(queryID), SQLBind(providerID), SQLBind(outcome.status.rawValue), SQLBind(numbers),
-                            SQLBind(outcome.attempts), SQLBind(outcome.status == .answered ? answeredAt : nil as Date?))
-                    }
-                    try await insert.run()
+                try await BulkInsert.run(
+                    into: LookupAnswer.schema, columns: ["id", "query_id", "provider_id", "status", "numbers", "attempts", "answered_at"],
+                    rows: rows, on: sql
+                ) { providerID, outcome, numbers in
+                    [UUID(), queryID, providerID, outcome.status.rawValue, numbers, outcome.attempts, outcome.status == .answered ? answeredAt : nil as Date?]
                 }
             } else {
                 let answers = rows.map { providerID, outcome, numbers in

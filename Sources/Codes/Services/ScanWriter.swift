@@ -86,26 +86,24 @@ struct ScanRow: Sendable {
         return scan
     }
 
-    /// Multi-row INSERTs of 60 rows (15 columns: within SQLite's classic 999 bound-parameter limit), in plain SQL.
+    /// Multi-row INSERTs in plain SQL (``BulkInsert``); Fluent models only on a database without SQL.
     static func insert(_ rows: [ScanRow], on db: any Database) async throws {
         guard !rows.isEmpty else { return }
         guard let sql = db as? any SQLDatabase else {
-            for start in stride(from: 0, to: rows.count, by: 60) {
-                try await rows[start..<min(rows.count, start + 60)].map(\.model).create(on: db)
-            }
+            try await rows.map(\.model).create(on: db)
             return
         }
-        for start in stride(from: 0, to: rows.count, by: 60) {
-            var insert = sql.insert(into: CodeScan.schema).columns(
+        try await BulkInsert.run(
+            into: CodeScan.schema,
+            columns: [
                 "id", "organisation_id", "device_id", "holder_id", "code_type", "scenario", "nonce", "valid", "reason", "disclosed", "location",
-                "source", "scanned_at", "recorded_at", "accept_key")
-            for row in rows[start..<min(rows.count, start + 60)] {
-                insert = insert.values(
-                    SQLBind(row.id), SQLBind(row.organisationID), SQLBind(row.deviceID), SQLBind(row.holderID), SQLBind(row.codeType),
-                    SQLBind(row.scenario), SQLBind(row.nonce), SQLBind(row.valid), SQLBind(row.reason), SQLBind(row.disclosed),
-                    SQLBind(row.location), SQLBind(row.source.rawValue), SQLBind(row.scannedAt), SQLBind(row.recordedAt), SQLBind(row.acceptKey))
-            }
-            try await insert.run()
+                "source", "scanned_at", "recorded_at", "accept_key",
+            ], rows: rows, on: sql
+        ) { row in
+            [
+                row.id, row.organisationID, row.deviceID, row.holderID, row.codeType, row.scenario, row.nonce, row.valid, row.reason,
+                row.disclosed, row.location, row.source.rawValue, row.scannedAt, row.recordedAt, row.acceptKey,
+            ]
         }
     }
 }
@@ -136,16 +134,10 @@ struct EncounterRow: Sendable {
             try await rows.map(\.model).create(on: db)
             return
         }
-        for start in stride(from: 0, to: rows.count, by: 150) {
-            var insert = sql.insert(into: MedicalEncounter.schema).columns(
-                "id", "scan_id", "organisation_id", "holder_id", "insurance_number", "created_at")
-            for row in rows[start..<min(rows.count, start + 150)] {
-                insert = insert.values(
-                    SQLBind(row.id), SQLBind(row.scanID), SQLBind(row.organisationID), SQLBind(row.holderID), SQLBind(row.insuranceNumber),
-                    SQLBind(row.createdAt))
-            }
-            try await insert.run()
-        }
+        try await BulkInsert.run(
+            into: MedicalEncounter.schema, columns: ["id", "scan_id", "organisation_id", "holder_id", "insurance_number", "created_at"],
+            rows: rows, on: sql
+        ) { row in [row.id, row.scanID, row.organisationID, row.holderID, row.insuranceNumber, row.createdAt] }
     }
 }
 
