@@ -17,7 +17,7 @@ public struct CodesModule: TongbanModule {
     public func boot(_ app: Application) throws {
         app.codesSettings = CodesSettings.fromEnvironment(ProcessInfo.processInfo.environment)
         app.codeKeyCache = CodeKeyCache()
-        app.codeScanWriter = ScanWriter(database: { [unowned app] in app.db })
+        app.codeScanWriter = ScanWriter(database: { [unowned app] in app.db }, clock: { [unowned app] in app.clock })
         app.acceptedCodes = AcceptedCodes()
         app.codeHolderCache = CodeHolderCache()
         app.verifierDeviceCache = VerifierDeviceCache()
@@ -29,6 +29,7 @@ public struct CodesModule: TongbanModule {
         app.lateAnswers = LateAnswers()
         app.livenessHook = .development
         app.jobs.register(LookupService.lateJob) { job, app in try await LookupService.runLateJob(job, app: app) }
+        app.jobs.register(ScanAudit.jobKind) { job, app in try await ScanAudit.run(job, app: app) }
         try app.register(collection: CodesController())
         try app.register(collection: VerifierAdminController())
         try app.register(collection: CodePages())

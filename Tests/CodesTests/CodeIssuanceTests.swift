@@ -1,5 +1,6 @@
 import Codes
 import Fluent
+import SQLKit
 import Foundation
 import Testing
 import TestSupport
@@ -97,6 +98,16 @@ struct CodeIssuanceTests {
             #expect(accepted["location"]?.stringValue?.isEmpty == false)
             #expect(items.contains { $0["reason"]?.stringValue == "replayed" && $0["disclosed"] == [] })
             #expect(records["nextCursor"] == .null)
+            // The disclosing scan's audit event reaches the audit log through a job written with the scan row; the
+            // replayed scan disclosed nothing and has none.
+            let scanID = try #require(answer["scanId"]?.stringValue).lowercased()
+            while try await app.jobs.runOnce(app: app) > 0 {}
+            let sql = try #require(app.db as? any SQLDatabase)
+            let entries = try await sql.raw("SELECT entry FROM audit_entries WHERE kind = 'codes.scan.disclosed'").all()
+                .map { try $0.decode(column: "entry", as: String.self) }
+            #expect(entries.count == 1)
+            #expect(entries.first?.contains(scanID) == true)
+            #expect(entries.first?.contains("name,idNumberMasked") == true)
             // Another person sees none of them.
             let other = try await app.login(try await app.registerPerson(), Fixtures.password)
             #expect(try await app.call(.GET, "/api/v1/codes/scans", token: other).1["items"]?.items.count == 0)

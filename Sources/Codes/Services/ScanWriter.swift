@@ -12,20 +12,34 @@ import Vapor
 /// Replay protection stays exact: the unique `accept_key` index is the authority. If a batch meets it (a code
 /// accepted by another server node, by an offline batch upload, or before a restart), the batch is rolled back
 /// and its rows are written one by one, so exactly the rows that collide are reported as replayed.
+///
+/// The audit entries of disclosing scans are not awaited by the verifier: the same transaction that stores a batch's
+/// scan rows enqueues one persistent job (``ScanAudit/jobKind``) carrying the batch's audit events, and the job
+/// runner appends them to the audit log moments later (at least once: a job retried after a crash may append an
+/// event twice). A verification used to wait for two commits in a row (its scan row, then its audit entry); with
+/// 32 verifiers in flight that wait, not the processor, bounded the rate.
 public final class ScanWriter: Sendable {
     struct Write: Sendable {
         var scan: ScanRow
         var encounter: EncounterRow?
+        var audit: ScanAudit?
     }
 
     private let queue: GroupCommit<Write, Bool>
 
-    public init(database: @escaping @Sendable () -> any Database, maxBatch: Int = 512) {
+    public init(database: @escaping @Sendable () -> any Database, clock: @escaping @Sendable () -> TongbanClock, maxBatch: Int = 512) {
         queue = GroupCommit(maxBatch: maxBatch, retryEach: true) { writes in
             do {
                 try await database().writeTransaction { tx in
                     try await ScanRow.insert(writes.map(\.scan), on: tx)
                     try await EncounterRow.insert(writes.compactMap(\.encounter), on: tx)
+                    let audits = writes.compactMap(\.audit)
+                    if !audits.isEmpty {
+                        let clock = clock()
+                        try await JobQueue(db: tx, clock: clock).enqueueNew([
+                            try JobQueue.NewJob(kind: ScanAudit.jobKind, payload: ScanAudit.Batch(events: audits), runAt: clock.now(), maxAttempts: 10)
+                        ])
+                    }
                 }
                 return Array(repeating: true, count: writes.count)
             } catch let error as any DatabaseError where error.isConstraintFailure && writes.count == 1 {
@@ -42,8 +56,47 @@ public final class ScanWriter: Sendable {
 
     /// Stores `scan` (and `encounter`, which belongs to it); false when its accept key was already taken
     /// (nothing stored), true once committed.
-    func write(_ scan: ScanRow, encounter: EncounterRow? = nil) async throws -> Bool {
-        try await queue.submit(Write(scan: scan, encounter: encounter))
+    func write(_ scan: ScanRow, encounter: EncounterRow? = nil, audit: ScanAudit? = nil) async throws -> Bool {
+        try await queue.submit(Write(scan: scan, encounter: encounter, audit: audit))
+    }
+}
+
+/// The audit event of a scan that disclosed attributes (`codes.scan.disclosed`), carried by a job from the scan's
+/// write transaction to the audit log.
+struct ScanAudit: Codable, Sendable {
+    static let kind = "codes.scan.disclosed"
+    static let jobKind = "codes.scan-audit"
+
+    var holder: UUID
+    var scan: UUID
+    var device: UUID
+    var scenario: String
+    var attributes: String
+    var scannedAt: Date
+
+    struct Batch: Codable, Sendable {
+        var events: [ScanAudit]
+    }
+
+    var subject: String { "code-holder:" + holder.uuidString.lowercased() }
+
+    var details: [String: String] {
+        [
+            "scan": scan.uuidString.lowercased(), "device": device.uuidString.lowercased(), "scenario": scenario,
+            "attributes": attributes, "scannedAt": ISO8601DateFormatter().string(from: scannedAt),
+        ]
+    }
+
+    /// Appends each event of the batch (concurrently: the audit appender commits them together).
+    static func run(_ job: Job, app: Application) async throws {
+        let batch = try JobQueue(db: app.db, clock: app.clock).payload(of: job, as: Batch.self)
+        guard let audit = app.audit else { return }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for event in batch.events {
+                group.addTask { _ = try await audit.record(kind: kind, actor: nil, subject: event.subject, details: event.details) }
+            }
+            try await group.waitForAll()
+        }
     }
 }
 
@@ -178,7 +231,7 @@ extension Application {
     public var codeScanWriter: ScanWriter {
         get {
             if let writer = storage[ScanWriterKey.self] { return writer }
-            let writer = ScanWriter(database: { [unowned self] in self.db })
+            let writer = ScanWriter(database: { [unowned self] in self.db }, clock: { [unowned self] in self.clock })
             storage[ScanWriterKey.self] = writer
             return writer
         }

@@ -152,7 +152,13 @@ public struct VerificationService: Sendable {
             }
             let stored: Bool
             do {
-                stored = try await app.codeScanWriter.write(scan, encounter: encounter)
+                // The audit event travels in the same transaction as a job (see ScanWriter).
+                let audit = attributes.isEmpty
+                    ? nil
+                    : ScanAudit(
+                        holder: try holder.requireID(), scan: scan.id, device: deviceID, scenario: scenario.rawValue,
+                        attributes: scenario.attributes.map(\.rawValue).joined(separator: ","), scannedAt: now)
+                stored = try await app.codeScanWriter.write(scan, encounter: encounter, audit: audit)
             } catch {
                 accepted.release(key)
                 throw error
@@ -170,7 +176,7 @@ public struct VerificationService: Sendable {
                 return Outcome(answer: try await self.fail(record, .replayed, now: now), duplicate: false)
             }
         }
-        if !attributes.isEmpty {
+        if source != .online, !attributes.isEmpty {
             try await app.audit?.record(
                 kind: "codes.scan.disclosed", actor: nil, subject: "code-holder:\(try holder.requireID().uuidString.lowercased())",
                 details: [
