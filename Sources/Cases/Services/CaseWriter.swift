@@ -194,6 +194,7 @@ enum CaseBatch {
         for start in stride(from: 0, to: events.count, by: 300) {
             try await Array(events[start..<min(events.count, start + 300)]).create(on: tx)
         }
+        jobs += try await CaseConnectors.created(records, on: tx, app: app)
         let queue = JobQueue(db: tx, clock: app.clock)
         for start in stride(from: 0, to: jobs.count, by: 1000) {
             try await queue.enqueueNew(Array(jobs[start..<min(jobs.count, start + 1000)]))
