@@ -297,7 +297,7 @@ struct CaseConnectorsTests {
                 #expect(abs((Double(timestamp) ?? 0) - Date().timeIntervalSince1970) < 120)
                 let event = try JSONDecoder().decode(JSONValue.self, from: first.body)
                 #expect(event["event"]?.string == "case.created")
-                #expect(event["case"]?["id"]?.string == id)
+                #expect(event["case"]?["id"]?.string == id.lowercased())  // lower-case, as RFC 9562 writes UUIDs
                 #expect(event["case"]?["number"]?.string == number)
                 #expect(event["case"]?["type"]?.string == "grid_event")
                 #expect(event["case"]?["category"]?.string == "environment")
