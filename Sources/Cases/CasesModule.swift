@@ -12,7 +12,7 @@ public struct CasesModule: TongbanModule {
 
     public init() {}
 
-    public var migrations: [any Migration] { [CreateCasesSchema(), CreateCaseStatCounts(), CreateCaseSettings(), CreateCaseAttachments(), CreateCaseStatBlocks(), CreateCaseLocationIndex()] }
+    public var migrations: [any Migration] { [CreateCasesSchema(), CreateCaseStatCounts(), CreateCaseSettings(), CreateCaseAttachments(), CreateCaseStatBlocks(), CreateCaseLocationIndex(), CreateCaseConnectors()] }
 
     public func boot(_ app: Application) throws {
         app.casesConfig = CasesConfig.fromEnvironment()
@@ -28,11 +28,13 @@ public struct CasesModule: TongbanModule {
         try app.register(collection: CaseAdminPages())
         app.jobs.register(CaseTimers.kind) { job, app in try await CaseTimers.run(job, app: app) }
         app.jobs.register(CaseMediaFetch.kind) { job, app in try await CaseMediaFetch.run(job, app: app) }
+        try CaseConnectors.boot(app)
         Self.document(app.apiDocumentation)
     }
 
     public func seedDemo(on app: Application, options: DemoOptions) async throws {
         try await CasesDemo(app: app, options: options).load()
+        try await CaseConnectors.seedDemo(app: app)
     }
 
     static func document(_ docs: APIDocumentation) {

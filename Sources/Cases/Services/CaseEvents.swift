@@ -27,6 +27,7 @@ struct CaseEvents: Sendable {
         }
         event.at = at
         try await event.create(on: db)
+        try await CaseConnectors.caseEvent(on: db, app: app, caseID: caseID, action: action, from: from, to: to, at: at)
     }
 }
 

@@ -191,6 +191,7 @@ enum CaseBatch {
             for (key, n) in CaseStatCounters.Snapshot(record).contributions() { delta[key, default: 0] += n }
         }
         try await insertEvents(events, on: sql)
+        jobs += try await CaseConnectors.created(records, on: tx, app: app)
         let queue = JobQueue(db: tx, clock: app.clock)
         for start in stride(from: 0, to: jobs.count, by: 1000) {
             try await queue.enqueueNew(Array(jobs[start..<min(jobs.count, start + 1000)]))
