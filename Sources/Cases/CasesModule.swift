@@ -190,7 +190,23 @@ public struct CasesModule: TongbanModule {
         let version = Schema.object([
             "version": Schema.integer, "updatedAt": Schema.dateTime, "updatedBy": Schema.string, "body": Schema.object([:]),
         ])
-        for kind in ["sla", "task-sources"] {
+        let reporting = Schema.object([
+            "version": Schema.integer, "updatedAt": Schema.dateTime, "updatedBy": Schema.string,
+            "duplicates": Schema.object(["meters": Schema.number, "hours": Schema.number]),
+            "points": Schema.object(["perValidReport": Schema.integer]),
+        ])
+        docs.add(APIOperation(
+            .GET, "/api/v1/cases/settings/duplicates-points", summary: "The duplicate window and points per valid report (staff)",
+            tag: "cases", requiresAuth: true, response: reporting, problems: [401, 403]))
+        docs.add(APIOperation(
+            .PUT, "/api/v1/cases/settings/duplicates-points",
+            summary: "Change the duplicate window (meters 0–5000, hours 1–720) and/or points (0–1000) (system administrators); a new version",
+            tag: "cases", requiresAuth: true,
+            request: Schema.object([
+                "duplicates": Schema.object(["meters": Schema.number, "hours": Schema.number]),
+                "points": Schema.object(["perValidReport": Schema.integer]),
+            ]), response: reporting, problems: [400, 401, 403, 409, 422]))
+        for kind in ["sla", "task-sources", "duplicates-points"] {
             docs.add(APIOperation(
                 .GET, "/api/v1/cases/settings/\(kind)/versions", summary: "Every version of the settings, newest first (staff)",
                 tag: "cases", requiresAuth: true, response: Schema.array(version), problems: [401, 403]))

@@ -95,7 +95,13 @@ struct CaseAdminPages: RouteCollection {
         "duplicates_meters": ("重复件距离（米）", "Duplicate distance (metres)"),
         "duplicates_hours": ("重复件时间窗（小时）", "Duplicate time window (hours)"),
         "points_per_report": ("有效反映积分", "Points per valid report"),
-        "duplicates_env": ("由服务器环境变量 TONGBAN_CASES_DUPLICATE_METERS、TONGBAN_CASES_DUPLICATE_HOURS、TONGBAN_CASES_POINTS 设定。", "Set by the server's environment variables TONGBAN_CASES_DUPLICATE_METERS, TONGBAN_CASES_DUPLICATE_HOURS and TONGBAN_CASES_POINTS."),
+        "duplicates_env": ("未修改过时使用服务器环境变量 TONGBAN_CASES_DUPLICATE_METERS、TONGBAN_CASES_DUPLICATE_HOURS、TONGBAN_CASES_POINTS 的值。", "Until changed here, the server's environment variables TONGBAN_CASES_DUPLICATE_METERS, TONGBAN_CASES_DUPLICATE_HOURS and TONGBAN_CASES_POINTS apply."),
+        "duplicates_intro": ("同一分类、在该距离和时间窗内的未办结案件的反映合并为重复件。修改只影响之后的新反映和新办结。", "Reports of the same category within this distance and time of an open case are linked to it. Changes apply to later reports and closings."),
+        "duplicates_meters_hint": ("0–5000 米；0 表示不检测重复件。", "0–5000 metres; 0 turns duplicate detection off."),
+        "duplicates_hours_hint": ("1–720 小时。", "1–720 hours."),
+        "points_hint": ("0–1000 分。", "0–1000 points."),
+        "duplicates_submit": ("保存重复件与积分设置", "Save duplicates and points"),
+        "error_not_number": ("请填写数字。", "Please give a number."),
         "flash_saved": ("已保存，新版本 ", "Saved, new version "),
         "settings_link": ("案件设置", "Case settings"),
         "inbox_title": ("案件待办", "Case inbox"),
@@ -196,9 +202,13 @@ struct CaseAdminPages: RouteCollection {
         var sources: [SourceRow]
         var rules: [RuleRow]
         var ruleForm: RuleForm
+        var reportingVersion: String
         var duplicateMeters: String
         var duplicateHours: String
-        var points: Int
+        var points: String
+        var metersInvalid: Bool
+        var hoursInvalid: Bool
+        var pointsInvalid: Bool
     }
 
     func boot(routes: any RoutesBuilder) throws {
@@ -210,6 +220,7 @@ struct CaseAdminPages: RouteCollection {
         routes.post("staff", "cases", "settings", "sla", use: saveSLA)
         routes.post("staff", "cases", "settings", "task-sources", use: saveSources)
         routes.post("staff", "cases", "settings", "routing-rules", use: addRule)
+        routes.post("staff", "cases", "settings", "duplicates-points", use: saveReporting)
         routes.post("staff", "cases", "settings", "routing-rules", ":rule", use: changeRule)
         routes.post("staff", "cases", "settings", "routing-rules", ":rule", "delete", use: deleteRule)
     }
@@ -352,6 +363,7 @@ struct CaseAdminPages: RouteCollection {
     func renderSettings(
         _ req: Request, principal: Principal, postedSLA: SLATable.Body? = nil, postedSources: [TaskSource]? = nil,
         postedRule: RoutingRulesController.RuleRequest? = nil, postedDepartments: [String: String] = [:],
+        postedReporting: ReportingForm? = nil,
         errors: [FieldError] = [], status: HTTPStatus = .ok
     ) async throws -> Response {
         let t = Self.strings.table(for: req.preferences.language)
@@ -405,7 +417,7 @@ struct CaseAdminPages: RouteCollection {
             region: postedRule?.region ?? "", departments: departmentOptions(postedRule?.department ?? ""),
             categoryInvalid: invalid.contains("rule_category"), regionInvalid: invalid.contains("rule_region"),
             departmentInvalid: invalid.contains("rule_department"))
-        let config = req.application.casesConfig
+        let reporting = try await controller.reportingView(req)
         let page = SettingsPage(
             admin: principal.isSystemAdmin, flash: CasePages().takeFlash(req), errors: errors,
             slaVersion: versionText(t, version: sla.version, at: sla.updatedAt, by: sla.updatedBy), sla: slaRows,
@@ -418,8 +430,13 @@ struct CaseAdminPages: RouteCollection {
                     name: source.name, nameEn: source.nameEn, codeInvalid: invalid.contains("source_\(index)_code"),
                     nameInvalid: invalid.contains("source_\(index)_name"), nameEnInvalid: invalid.contains("source_\(index)_nameEn"))
             },
-            rules: rules, ruleForm: ruleForm, duplicateMeters: String(format: "%g", config.duplicateMeters),
-            duplicateHours: String(format: "%g", config.duplicateHours), points: config.pointsPerValidReport)
+            rules: rules, ruleForm: ruleForm,
+            reportingVersion: versionText(t, version: reporting.version, at: reporting.updatedAt, by: reporting.updatedBy),
+            duplicateMeters: postedReporting?.meters ?? String(format: "%g", reporting.duplicates.meters ?? 0),
+            duplicateHours: postedReporting?.hours ?? String(format: "%g", reporting.duplicates.hours ?? 0),
+            points: postedReporting?.points ?? String(reporting.points.perValidReport ?? 0),
+            metersInvalid: invalid.contains("dup_meters"), hoursInvalid: invalid.contains("dup_hours"),
+            pointsInvalid: invalid.contains("points_per_report"))
         return try await req.renderPage("cases/settings", titleKey: "settings_title", strings: Self.strings, page: page, status: status)
     }
 
@@ -544,6 +561,57 @@ struct CaseAdminPages: RouteCollection {
 }
 
 extension CaseAdminPages {
+    // MARK: duplicates and points
+
+    struct ReportingForm: Content {
+        var meters: String?
+        var hours: String?
+        var points: String?
+    }
+
+    /// POST /staff/cases/settings/duplicates-points — system administrators: the three values as a new version.
+    @Sendable func saveReporting(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
+        try req.verifyCSRF()
+        guard principal.isSystemAdmin else { throw Problem.forbidden }
+        let form = (try? req.content.decode(ReportingForm.self)) ?? ReportingForm()
+        let t = Self.strings.table(for: req.preferences.language)
+        let labels = [
+            "dup_meters": t["duplicates_meters"] ?? "", "dup_hours": t["duplicates_hours"] ?? "",
+            "points_per_report": t["points_per_report"] ?? "",
+        ]
+        func number(_ raw: String?) -> String { raw?.trimmingCharacters(in: .whitespaces) ?? "" }
+        let meters = number(form.meters), hours = number(form.hours), points = number(form.points)
+        // Text that is not a number is named here; the ranges are the API's validation.
+        var errors: [FieldError] = []
+        if Double(meters) == nil { errors.append(FieldError(field: "dup_meters", message: labels["dup_meters"]! + "：" + (t["error_not_number"] ?? ""))) }
+        if Double(hours) == nil { errors.append(FieldError(field: "dup_hours", message: labels["dup_hours"]! + "：" + (t["error_not_number"] ?? ""))) }
+        if Int(points) == nil {
+            errors.append(FieldError(field: "points_per_report", message: labels["points_per_report"]! + "：" + (t["error_not_number"] ?? "")))
+        }
+        let posted = ReportingForm(meters: meters, hours: hours, points: points)
+        if !errors.isEmpty {
+            return try await renderSettings(
+                req, principal: principal, postedReporting: posted, errors: errors, status: .unprocessableEntity)
+        }
+        let body = ReportingSettings.Body(
+            duplicates: .init(meters: Double(meters), hours: Double(hours)), points: .init(perValidReport: Int(points)))
+        do {
+            let row = try await CaseSettingsController.saveReporting(body, principal: principal, app: req.application, db: req.db)
+            CasePages().flash(req, "success", (t["flash_saved"] ?? "") + String(row.version))
+        } catch let problem as Problem where problem.status == .unprocessableEntity || problem.status == .conflict {
+            let anchors = ["duplicates.meters": "dup_meters", "duplicates.hours": "dup_hours", "points.perValidReport": "points_per_report"]
+            let errors = problem.errors.isEmpty
+                ? [FieldError(field: "dup_meters", message: problem.detail ?? problem.title)]
+                : problem.errors.map { error in
+                    let anchor = anchors[error.field] ?? "dup_meters"
+                    return FieldError(field: anchor, message: (labels[anchor] ?? error.field) + "：" + error.message)
+                }
+            return try await renderSettings(req, principal: principal, postedReporting: posted, errors: errors, status: problem.status)
+        }
+        return req.redirect(to: "/staff/cases/settings#duplicates-heading", redirectType: .normal)
+    }
+
     // MARK: routing rules
 
     struct RuleFormBody: Content {

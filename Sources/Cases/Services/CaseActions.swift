@@ -253,7 +253,7 @@ struct CaseActions: Sendable {
                 record.evaluation = nil
                 details["valid"] = String(record.valid ?? true)
                 try await closeDuplicates(of: record, now: now, tx: tx)
-                try await awardPoints(record, now: now, tx: tx)
+                try await awardPoints(record, now: now, tx: tx, directory: directory)
             case .evaluate:
                 let internalTask = record.reporterKind != AccountKind.person.rawValue
                 let allowed = record.reporterID == principal.userID
@@ -371,8 +371,8 @@ struct CaseActions: Sendable {
             .set(\.$closedAt, to: now).set(\.$updatedAt, to: now).update()
     }
 
-    private func awardPoints(_ record: CaseRecord, now: Date, tx: any Database) async throws {
-        let points = app.casesConfig.pointsPerValidReport
+    private func awardPoints(_ record: CaseRecord, now: Date, tx: any Database, directory: CasesDirectory) async throws {
+        let points = directory.reporting(app.casesConfig).pointsPerValidReport
         guard record.valid == true, points > 0, record.reporterKind == AccountKind.person.rawValue,
             let reporter = record.reporterID
         else { return }
