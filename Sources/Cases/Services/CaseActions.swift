@@ -300,8 +300,9 @@ struct CaseActions: Sendable {
     }
 
     /// An in-app message to the resident who reported the case (internal tasks and anonymous Open311
-    /// reports have none), written in the action's transaction, with an SMS copy to their phone (delivered by
-    /// the `notifications.send` job; the development sender logs it to `<data dir>/outbox.log`, number masked).
+    /// reports have none), written in the action's transaction, with an SMS copy to their phone and a push copy
+    /// to their registered app devices (delivered by the `notifications.send` job; the development sender logs
+    /// them to `<data dir>/outbox.log`, number and token masked).
     private func notifyReporter(
         _ record: CaseRecord, _ template: String, note: String?, directory: CasesDirectory, tx: any Database
     ) async throws {
@@ -312,7 +313,7 @@ struct CaseActions: Sendable {
         ]
         if let note, !note.isEmpty { parameters["note"] = String(note.prefix(500)) }
         try await Notifier.notify(
-            userID: reporter, template: template, parameters: parameters, channels: [.inbox, .sms], tx: tx, clock: app.clock)
+            userID: reporter, template: template, parameters: parameters, channels: [.inbox, .sms, .push], tx: tx, clock: app.clock)
     }
 
     private func restartResponse(_ record: CaseRecord, now: Date, tx: any Database, table: SLATable) async throws {
