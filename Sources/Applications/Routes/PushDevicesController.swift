@@ -37,7 +37,7 @@ struct PushDevicesController: RouteCollection {
         let devices = routes.grouped("api", "v1", "me", "push-devices")
         devices.get(use: list)
         devices.post(use: register)
-        devices.delete(":device", use: remove)
+        devices.delete(":id", use: remove)
     }
 
     /// GET /api/v1/me/push-devices — signed in: own devices, oldest first, tokens masked.
@@ -107,7 +107,7 @@ struct PushDevicesController: RouteCollection {
     /// DELETE /api/v1/me/push-devices/{id} — the owner; 204. Anyone else's (or an unknown id) is 404.
     @Sendable func remove(req: Request) async throws -> HTTPStatus {
         let principal = try req.requirePrincipal()
-        guard let id = req.parameters.get("device", as: UUID.self), let device = try await PushDevice.find(id, on: req.db),
+        guard let id = req.parameters.get("id", as: UUID.self), let device = try await PushDevice.find(id, on: req.db),
             device.userID == principal.userID
         else { throw Problem.notFound("Push device", type: "/problems/push-device-not-found") }
         try await req.db.writeTransaction { tx in

@@ -36,8 +36,8 @@ struct RoutingRulesController: RouteCollection {
         let rules = routes.grouped("api", "v1", "cases", "routing-rules")
         rules.get(use: list)
         rules.post(use: create)
-        rules.put(":rule", use: update)
-        rules.delete(":rule", use: delete)
+        rules.put(":id", use: update)
+        rules.delete(":id", use: delete)
     }
 
     // MARK: shared with the page
@@ -203,14 +203,14 @@ struct RoutingRulesController: RouteCollection {
     @Sendable func update(req: Request) async throws -> Response {
         let principal = try CaseSettingsController.requireAdmin(req)
         let body = try req.content.decode(RuleRequest.self)
-        let rule = try await Self.update(req.parameters.get("rule"), body, principal: principal, app: req.application, db: req.db)
+        let rule = try await Self.update(req.parameters.get("id"), body, principal: principal, app: req.application, db: req.db)
         return try await respond(req, rule, status: .ok)
     }
 
     /// DELETE /api/v1/cases/routing-rules/{id} — system administrators; 204.
     @Sendable func delete(req: Request) async throws -> HTTPStatus {
         let principal = try CaseSettingsController.requireAdmin(req)
-        try await Self.delete(req.parameters.get("rule"), principal: principal, app: req.application, db: req.db)
+        try await Self.delete(req.parameters.get("id"), principal: principal, app: req.application, db: req.db)
         return .noContent
     }
 }
