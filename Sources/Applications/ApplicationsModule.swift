@@ -16,7 +16,7 @@ public struct ApplicationsModule: TongbanModule {
     public var migrations: [any Migration] {
         [
             CreateApplicationsSchema(), CreateRatings(), CreateNotifications(), CreateAppointments(), CreateAttachments(),
-            CreateBundles(), CreateInspections(),
+            CreateBundles(), CreateInspections(), CreatePushDevices(),
         ]
     }
 
@@ -32,6 +32,7 @@ public struct ApplicationsModule: TongbanModule {
         app.jobs.register(AppointmentReminder.job) { job, app in try await AppointmentReminder.run(job, app: app) }
         try app.register(collection: ApplicationsController())
         try app.register(collection: NotificationsController())
+        try app.register(collection: PushDevicesController())
         try app.register(collection: HallsController())
         try app.register(collection: AppointmentsController())
         try app.register(collection: AttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
@@ -90,6 +91,18 @@ enum ApplicationsAPIDocs {
                               problems: [401, 422], query: ["unread", "limit", "cursor"]))
         docs.add(APIOperation(.POST, "/api/v1/notifications/{id}/read", summary: "Mark a notification read", tag: "notifications", requiresAuth: true,
                               success: 204, problems: [401, 404]))
+        let pushDevice = Schema.object([
+            "id": Schema.uuid, "platform": Schema.string, "token": Schema.string, "active": Schema.boolean,
+            "createdAt": Schema.dateTime, "lastSentAt": Schema.dateTime,
+        ])
+        docs.add(APIOperation(.GET, "/api/v1/me/push-devices", summary: "My app devices for push copies (tokens masked)", tag: "notifications",
+                              requiresAuth: true, response: Schema.object(["items": Schema.array(pushDevice)]), problems: [401]))
+        docs.add(APIOperation(.POST, "/api/v1/me/push-devices", summary: "Register an app device (ios, android, harmony); the same token again answers 200",
+                              tag: "notifications", requiresAuth: true,
+                              request: Schema.object(["platform": Schema.string, "token": Schema.string], required: ["platform", "token"]),
+                              response: pushDevice, success: 201, problems: [400, 401, 409, 422]))
+        docs.add(APIOperation(.DELETE, "/api/v1/me/push-devices/{id}", summary: "Remove one of my app devices", tag: "notifications",
+                              requiresAuth: true, success: 204, problems: [401, 404]))
         docs.add(APIOperation(.POST, "/api/v1/applications/{id}/urge", summary: "Urge an overdue application", tag: "applications", requiresAuth: true,
                               response: Schema.object(["urgedTasks": Schema.integer]), problems: [401, 404, 409]))
         let attachment = Schema.object([

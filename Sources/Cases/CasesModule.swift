@@ -23,6 +23,7 @@ public struct CasesModule: TongbanModule {
         try app.register(collection: PatrolController())
         try app.register(collection: GridMembersController())
         try app.register(collection: CaseSettingsController())
+        try app.register(collection: RoutingRulesController())
         try app.register(collection: CaseAttachmentsController(bodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
         try app.register(collection: CasePages(attachmentBodyLimit: app.tongbanConfig.attachmentMaxBytes + 256 * 1024))
         try app.register(collection: CaseAdminPages())
@@ -191,11 +192,43 @@ public struct CasesModule: TongbanModule {
         let version = Schema.object([
             "version": Schema.integer, "updatedAt": Schema.dateTime, "updatedBy": Schema.string, "body": Schema.object([:]),
         ])
-        for kind in ["sla", "task-sources"] {
+        let reporting = Schema.object([
+            "version": Schema.integer, "updatedAt": Schema.dateTime, "updatedBy": Schema.string,
+            "duplicates": Schema.object(["meters": Schema.number, "hours": Schema.number]),
+            "points": Schema.object(["perValidReport": Schema.integer]),
+        ])
+        docs.add(APIOperation(
+            .GET, "/api/v1/cases/settings/duplicates-points", summary: "The duplicate window and points per valid report (staff)",
+            tag: "cases", requiresAuth: true, response: reporting, problems: [401, 403]))
+        docs.add(APIOperation(
+            .PUT, "/api/v1/cases/settings/duplicates-points",
+            summary: "Change the duplicate window (meters 0–5000, hours 1–720) and/or points (0–1000) (system administrators); a new version",
+            tag: "cases", requiresAuth: true,
+            request: Schema.object([
+                "duplicates": Schema.object(["meters": Schema.number, "hours": Schema.number]),
+                "points": Schema.object(["perValidReport": Schema.integer]),
+            ]), response: reporting, problems: [400, 401, 403, 409, 422]))
+        for kind in ["sla", "task-sources", "duplicates-points"] {
             docs.add(APIOperation(
                 .GET, "/api/v1/cases/settings/\(kind)/versions", summary: "Every version of the settings, newest first (staff)",
                 tag: "cases", requiresAuth: true, response: Schema.array(version), problems: [401, 403]))
         }
+        let ref = Schema.object(["id": Schema.uuid, "code": Schema.string, "name": Schema.string, "nameEn": Schema.string])
+        let rule = Schema.object(["id": Schema.uuid, "category": Schema.string, "region": ref, "department": ref])
+        let ruleRequest = Schema.object(
+            ["category": Schema.string, "region": Schema.string, "department": Schema.string], required: ["category", "department"])
+        docs.add(APIOperation(
+            .GET, "/api/v1/cases/routing-rules", summary: "The routing rules (staff)", tag: "cases", requiresAuth: true,
+            response: Schema.array(rule), problems: [401, 403]))
+        docs.add(APIOperation(
+            .POST, "/api/v1/cases/routing-rules", summary: "Add a routing rule (system administrators); region and department by code or id",
+            tag: "cases", requiresAuth: true, request: ruleRequest, response: rule, success: 201, problems: [400, 401, 403, 409, 422]))
+        docs.add(APIOperation(
+            .PUT, "/api/v1/cases/routing-rules/{id}", summary: "Replace a routing rule (system administrators)", tag: "cases",
+            requiresAuth: true, request: ruleRequest, response: rule, problems: [400, 401, 403, 404, 409, 422]))
+        docs.add(APIOperation(
+            .DELETE, "/api/v1/cases/routing-rules/{id}", summary: "Delete a routing rule (system administrators; not the default rule)",
+            tag: "cases", requiresAuth: true, success: 204, problems: [401, 403, 404, 409]))
         docs.add(APIOperation(
             .GET, "/api/v1/cases/grids/locate", summary: "The grid containing a point", tag: "cases",
             response: Schema.object(["grid": grid, "outsideGrid": Schema.boolean]), problems: [422], query: ["lat", "lon"]))

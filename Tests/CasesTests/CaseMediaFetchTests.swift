@@ -15,20 +15,27 @@ final class MediaServer: Sendable {
     let app: Application
     let port: Int
     let hits: NIOLockedValueBox<[String: Int]>
+    /// The Host header of the last request.
+    let lastHost: NIOLockedValueBox<String?>
 
     static let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: 0x42, count: 120)
 
-    private init(app: Application, port: Int, hits: NIOLockedValueBox<[String: Int]>) {
+    private init(app: Application, port: Int, hits: NIOLockedValueBox<[String: Int]>, lastHost: NIOLockedValueBox<String?>) {
         self.app = app
         self.port = port
         self.hits = hits
+        self.lastHost = lastHost
     }
 
-    static func start() async throws -> MediaServer {
+    static func start(host: String = "127.0.0.1") async throws -> MediaServer {
         let app = try await Application.make(.testing)
         app.logger.logLevel = .error
         let hits = NIOLockedValueBox<[String: Int]>([:])
-        @Sendable func count(_ req: Request) { hits.withLockedValue { $0[req.url.path, default: 0] += 1 } }
+        let lastHost = NIOLockedValueBox<String?>(nil)
+        @Sendable func count(_ req: Request) {
+            hits.withLockedValue { $0[req.url.path, default: 0] += 1 }
+            lastHost.withLockedValue { $0 = req.headers.first(name: .host) }
+        }
         @Sendable func image(_ bytes: [UInt8], type: String = "image/png") -> Response {
             var headers = HTTPHeaders()
             headers.add(name: .contentType, value: type)
@@ -45,9 +52,14 @@ final class MediaServer: Sendable {
             return image(png)
         }
         app.get("missing.png") { req -> Response in count(req); return Response(status: .notFound) }
-        try await app.server.start(address: .hostname("127.0.0.1", port: 0))
+        do {
+            try await app.server.start(address: .hostname(host, port: 0))
+        } catch {
+            try? await app.asyncShutdown()
+            throw error
+        }
         guard let port = app.http.server.shared.localAddress?.port else { throw Abort(.internalServerError, reason: "no port") }
-        return MediaServer(app: app, port: port, hits: hits)
+        return MediaServer(app: app, port: port, hits: hits, lastHost: lastHost)
     }
 
     func hitCount(_ path: String) -> Int { hits.withLockedValue { $0[path] ?? 0 } }
@@ -160,6 +172,67 @@ struct CaseMediaFetchTests {
                 #expect(server.hitCount("/photo.png") == 1)
                 events = try await mediaEvents(app, local, token: env)
                 #expect(events.first?.1.contains("127.0.0.1") == true)
+            }
+        } catch {
+            try await server.stop()
+            throw error
+        }
+        try await server.stop()
+    }
+
+    /// Whether this machine can listen on the IPv6 loopback address (containers often have IPv6 off).
+    static let ipv6Loopback: Bool = {
+        #if os(Linux)
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET6, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
+        }
+    }()
+
+    @Test func ipv6LiteralURL_refusedAsLoopbackByDefault() async throws {
+        try await withTestApp(demo: true) { app in
+            app.casesConfig.mediaAllowPrivate = false
+            app.casesConfig.mediaTimeoutSeconds = 1.5
+            let env = try await app.login("demo-env")
+            // Refused before any connection, so no server is needed (port 9, discard).
+            let loopback = try await file(app, "http://[::1]:9/photo.png", lat: 23.011)
+            let mapped = try await file(app, "http://[::ffff:127.0.0.1]/photo.png", lat: 23.012)
+            let ran = try await app.jobs.runOnce(app: app, limit: 20)
+            #expect(ran == 2)
+            for id in [loopback, mapped] {
+                let events = try await mediaEvents(app, id, token: env)
+                #expect(events.map(\.0) == ["media_failed"])
+                #expect(events.first?.1.contains("private or special address") == true, "\(events)")
+            }
+            #expect(try await mediaEvents(app, loopback, token: env).first?.1.contains("0:0:0:0:0:0:0:1") == true)
+        }
+    }
+
+    @Test(.enabled(if: CaseMediaFetchTests.ipv6Loopback, "this machine cannot listen on ::1"))
+    func ipv6LiteralURL_fetchedFromAServerOnTheIPv6LoopbackWhenPrivateAddressesAreAllowed() async throws {
+        let server = try await MediaServer.start(host: "::1")
+        do {
+            try await withTestApp(demo: true) { app in
+                app.casesConfig.mediaAllowPrivate = true
+                app.casesConfig.mediaTimeoutSeconds = 5
+                let env = try await app.login("demo-env")
+                let url = "http://[::1]:\(server.port)/photo.png?size=small"
+                let id = try await file(app, url, lat: 23.013)
+                let ran = try await app.jobs.runOnce(app: app, limit: 20)
+                #expect(ran == 1)
+                let events = try await mediaEvents(app, id, token: env)
+                #expect(events.map(\.0) == ["media_fetched"], "\(events)")
+                #expect(events.first?.1 == "photo.png")
+                #expect(server.hitCount("/photo.png") == 1)
+                #expect(server.lastHost.withLockedValue { $0 } == "[::1]:\(server.port)")
             }
         } catch {
             try await server.stop()

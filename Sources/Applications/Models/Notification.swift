@@ -4,6 +4,8 @@ import Foundation
 /// Channels a notification goes out on.
 public enum NotificationChannel: String, Codable, Sendable, CaseIterable {
     case inbox, sms, email
+    /// A copy pushed to each of the person's registered app devices (``PushDevice``).
+    case push
 }
 
 /// Delivery states (the outbox).
@@ -11,7 +13,7 @@ public enum NotificationStatus: String, Codable, Sendable, CaseIterable {
     case pending, sent, failed
 }
 
-/// A message to a user: shown in the in-app inbox; SMS and e-mail copies wait in the outbox until the
+/// A message to a user: shown in the in-app inbox; SMS, e-mail and push copies wait in the outbox until the
 /// sender job delivers them.
 /// `@unchecked Sendable`: Fluent's property wrappers; not shared across tasks.
 public final class Notification: Model, @unchecked Sendable {
@@ -30,6 +32,8 @@ public final class Notification: Model, @unchecked Sendable {
     @Field(key: "created_at") public var createdAt: Date
     @OptionalField(key: "sent_at") public var sentAt: Date?
     @OptionalField(key: "read_at") public var readAt: Date?
+    /// Why an outbox copy was not delivered (no phone number, no push device, …).
+    @OptionalField(key: "failure_reason") public var failureReason: String?
 
     public init() {}
 }

@@ -22,7 +22,10 @@ public struct DevelopmentSender: NotificationSender {
 
     public func send(channel: NotificationChannel, to address: String, title: String, body: String) async throws {
         let masked = channel == .sms ? Masking.phone(address) : Masking.email(address)
-        let line = "\(ISO8601DateFormatter().string(from: Date())) \(channel.rawValue) \(masked) \(title): \(body)\n"
+        try append("\(ISO8601DateFormatter().string(from: Date())) \(channel.rawValue) \(masked) \(title): \(body)\n")
+    }
+
+    func append(_ line: String) throws {
         try lock.withLock {
             let url = URL(fileURLWithPath: path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -39,7 +42,7 @@ public struct DevelopmentSender: NotificationSender {
 public enum Notifier {
     static let sendJob = "notifications.send"
 
-    /// Records an in-app message and, for each further channel (SMS, e-mail), an outbox copy delivered by
+    /// Records an in-app message and, for each further channel (SMS, e-mail, push), an outbox copy delivered by
     /// the `notifications.send` job. The text comes from `NotificationTemplates` in both languages. Runs
     /// inside the caller's transaction, so a rolled-back action sends nothing.
     public static func notify(
@@ -139,27 +142,78 @@ public enum Notifier {
             try row.decode(column: "status", as: String.self) == NotificationStatus.pending.rawValue,
             let channel = NotificationChannel(rawValue: try row.decode(column: "channel", as: String.self))
         else { return }
-        let address = try row.decode(column: channel == .email ? "email" : "phone", as: String?.self)
         // Through the write gate: on SQLite a write outside it would spin on the lock while a request's
         // transaction holds it.
-        func mark(_ status: NotificationStatus, sentAt: Date?) async throws {
+        func mark(_ status: NotificationStatus, sentAt: Date?, reason: String? = nil) async throws {
             try await app.db.writeTransaction { tx in
                 guard let sql = tx as? any SQLDatabase else { return }
                 try await sql.raw("""
-                    UPDATE "applications_notifications" SET "status" = \(bind: status.rawValue), "sent_at" = \(bind: sentAt) \
-                    WHERE "id" = \(bind: id)
+                    UPDATE "applications_notifications" SET "status" = \(bind: status.rawValue), "sent_at" = \(bind: sentAt), \
+                    "failure_reason" = \(bind: reason) WHERE "id" = \(bind: id)
                     """).run()
             }
         }
+        let column: String
+        switch channel {
+        case .inbox: return
+        case .push:
+            let outcome = try await pushToDevices(
+                notification: id, title: try row.decode(column: "title_zh", as: String.self),
+                body: try row.decode(column: "body_zh", as: String.self), app: app)
+            try await mark(outcome.sent ? .sent : .failed, sentAt: outcome.sent ? app.clock.now() : nil, reason: outcome.reason)
+            return
+        case .sms: column = "phone"
+        case .email: column = "email"
+        }
+        let address = try row.decode(column: column, as: String?.self)
         guard let address, !address.isEmpty else {
             // No address for this channel: the in-app copy stands; the outbox copy is marked failed.
-            try await mark(.failed, sentAt: nil)
+            try await mark(.failed, sentAt: nil, reason: channel == .sms ? "no phone number" : "no e-mail address")
             return
         }
         try await app.notificationSender.send(
             channel: channel, to: address, title: try row.decode(column: "title_zh", as: String.self),
             body: try row.decode(column: "body_zh", as: String.self))
         try await mark(.sent, sentAt: app.clock.now())
+    }
+}
+
+extension Notifier {
+    /// Pushes one message to each of the recipient's active devices. Sent when at least one device took it;
+    /// no device (or none reachable) is a failed copy with the reason, never an error: the in-app copy stands.
+    static func pushToDevices(notification id: UUID, title: String, body: String, app: Application) async throws
+        -> (sent: Bool, reason: String?)
+    {
+        guard let message = try await Notification.find(id, on: app.db) else { return (false, "the message is gone") }
+        let devices = try await PushDevice.query(on: app.db).filter(\.$userID == message.userID).filter(\.$active == true)
+            .sort(\.$createdAt).all()
+        guard !devices.isEmpty else { return (false, "no push device registered") }
+        var delivered: [UUID] = []
+        var invalid: [UUID] = []
+        var lastError: String?
+        for device in devices {
+            guard let deviceID = device.id else { continue }
+            do {
+                try await app.pushSender.push(platform: device.platform, token: device.token, title: title, body: body)
+                delivered.append(deviceID)
+            } catch is PushTokenInvalid {
+                invalid.append(deviceID)
+                lastError = "the push service no longer knows the token"
+            } catch {
+                lastError = String(String(describing: error).prefix(200))
+            }
+        }
+        let now = app.clock.now()
+        if !delivered.isEmpty || !invalid.isEmpty {
+            try await app.db.writeTransaction { [delivered, invalid] tx in
+                if !delivered.isEmpty {
+                    try await PushDevice.query(on: tx).filter(\.$id ~~ delivered).set(\.$lastSentAt, to: now).update()
+                }
+                if !invalid.isEmpty { try await PushDevice.query(on: tx).filter(\.$id ~~ invalid).set(\.$active, to: false).update() }
+            }
+        }
+        if delivered.isEmpty { return (false, "no device took the message: " + (lastError ?? "unknown")) }
+        return (true, nil)
     }
 }
 

@@ -7,7 +7,7 @@ import Web
 
 /// Staff pages over the administration APIs: grid members (list, assign, remove — grid administrators) and
 /// the case settings (the SLA table and supervision task sources: staff read, system administrators edit;
-/// the routing rules and the duplicate window are shown read-only). Every change goes through the same
+/// the routing rules; the duplicate window and points). Every change goes through the same
 /// code as the API (validation, audit, versions).
 struct CaseAdminPages: RouteCollection {
     static let strings = StringTable([
@@ -74,11 +74,34 @@ struct CaseAdminPages: RouteCollection {
         "col_department": ("承办部门", "Department"),
         "all_regions": ("全部（默认）", "everywhere (default)"),
         "all_categories": ("*（其他分类）", "* (other categories)"),
+        "col_rule_change": ("修改承办部门", "Change the department"),
+        "col_rule_delete": ("删除", "Delete"),
+        "rule_change_label": ("%@ 的承办部门", "Department for %@"),
+        "rule_change_submit": ("修改", "Change"),
+        "rule_change_button": ("修改规则：%@", "Change rule: %@"),
+        "rule_delete_button": ("删除规则：%@", "Delete rule: %@"),
+        "rule_default_kept": ("默认规则（兜底）", "default rule (kept)"),
+        "rule_add_title": ("添加分派规则", "Add a routing rule"),
+        "rule_field_category": ("问题分类", "Category"),
+        "rule_field_region": ("区域编码（可选）", "Region code (optional)"),
+        "rule_field_region_hint": ("留空即该分类在全部区域的默认规则；可填区、街道、社区或网格的编码。", "Leave blank for the category's default rule everywhere; or a district, street, community or grid code."),
+        "rule_field_department": ("承办部门", "Department"),
+        "rule_choose": ("请选择", "Choose"),
+        "rule_add_submit": ("添加规则", "Add the rule"),
+        "flash_rule_added": ("已添加分派规则。", "Routing rule added."),
+        "flash_rule_changed": ("已修改分派规则。", "Routing rule changed."),
+        "flash_rule_deleted": ("已删除分派规则。", "Routing rule deleted."),
         "duplicates_title": ("重复件与积分", "Duplicates and points"),
         "duplicates_meters": ("重复件距离（米）", "Duplicate distance (metres)"),
         "duplicates_hours": ("重复件时间窗（小时）", "Duplicate time window (hours)"),
         "points_per_report": ("有效反映积分", "Points per valid report"),
-        "duplicates_env": ("由服务器环境变量 TONGBAN_CASES_DUPLICATE_METERS、TONGBAN_CASES_DUPLICATE_HOURS、TONGBAN_CASES_POINTS 设定。", "Set by the server's environment variables TONGBAN_CASES_DUPLICATE_METERS, TONGBAN_CASES_DUPLICATE_HOURS and TONGBAN_CASES_POINTS."),
+        "duplicates_env": ("未修改过时使用服务器环境变量 TONGBAN_CASES_DUPLICATE_METERS、TONGBAN_CASES_DUPLICATE_HOURS、TONGBAN_CASES_POINTS 的值。", "Until changed here, the server's environment variables TONGBAN_CASES_DUPLICATE_METERS, TONGBAN_CASES_DUPLICATE_HOURS and TONGBAN_CASES_POINTS apply."),
+        "duplicates_intro": ("同一分类、在该距离和时间窗内的未办结案件的反映合并为重复件。修改只影响之后的新反映和新办结。", "Reports of the same category within this distance and time of an open case are linked to it. Changes apply to later reports and closings."),
+        "duplicates_meters_hint": ("0–5000 米；0 表示不检测重复件。", "0–5000 metres; 0 turns duplicate detection off."),
+        "duplicates_hours_hint": ("1–720 小时。", "1–720 hours."),
+        "points_hint": ("0–1000 分。", "0–1000 points."),
+        "duplicates_submit": ("保存重复件与积分设置", "Save duplicates and points"),
+        "error_not_number": ("请填写数字。", "Please give a number."),
         "flash_saved": ("已保存，新版本 ", "Saved, new version "),
         "settings_link": ("案件设置", "Case settings"),
         "inbox_title": ("案件待办", "Case inbox"),
@@ -147,9 +170,25 @@ struct CaseAdminPages: RouteCollection {
     }
 
     struct RuleRow: Encodable, Sendable {
+        var id: String
         var category: String
         var region: String
         var department: String
+        var departments: [Option]
+        var changeLabel: String
+        var changeButton: String
+        var deleteButton: String
+        var deletable: Bool
+        var invalid: Bool
+    }
+
+    struct RuleForm: Encodable, Sendable {
+        var categories: [Option]
+        var region: String
+        var departments: [Option]
+        var categoryInvalid: Bool
+        var regionInvalid: Bool
+        var departmentInvalid: Bool
     }
 
     struct SettingsPage: Encodable, Sendable {
@@ -162,9 +201,14 @@ struct CaseAdminPages: RouteCollection {
         var sourcesVersion: String
         var sources: [SourceRow]
         var rules: [RuleRow]
+        var ruleForm: RuleForm
+        var reportingVersion: String
         var duplicateMeters: String
         var duplicateHours: String
-        var points: Int
+        var points: String
+        var metersInvalid: Bool
+        var hoursInvalid: Bool
+        var pointsInvalid: Bool
     }
 
     func boot(routes: any RoutesBuilder) throws {
@@ -175,6 +219,10 @@ struct CaseAdminPages: RouteCollection {
         routes.get("staff", "cases", "settings", use: settings)
         routes.post("staff", "cases", "settings", "sla", use: saveSLA)
         routes.post("staff", "cases", "settings", "task-sources", use: saveSources)
+        routes.post("staff", "cases", "settings", "routing-rules", use: addRule)
+        routes.post("staff", "cases", "settings", "duplicates-points", use: saveReporting)
+        routes.post("staff", "cases", "settings", "routing-rules", ":rule", use: changeRule)
+        routes.post("staff", "cases", "settings", "routing-rules", ":rule", "delete", use: deleteRule)
     }
 
     // MARK: grids
@@ -314,6 +362,8 @@ struct CaseAdminPages: RouteCollection {
     /// Renders the settings page; `postedSLA`/`postedSources` keep what a rejected form sent.
     func renderSettings(
         _ req: Request, principal: Principal, postedSLA: SLATable.Body? = nil, postedSources: [TaskSource]? = nil,
+        postedRule: RoutingRulesController.RuleRequest? = nil, postedDepartments: [String: String] = [:],
+        postedReporting: ReportingForm? = nil,
         errors: [FieldError] = [], status: HTTPStatus = .ok
     ) async throws -> Response {
         let t = Self.strings.table(for: req.preferences.language)
@@ -337,14 +387,37 @@ struct CaseAdminPages: RouteCollection {
         let shownSources = (postedSources ?? sources.items) + Array(repeating: TaskSource(code: "", name: "", nameEn: ""), count: 3)
         let sourceLabel = t["source_row"] ?? "%@"
         let directory = try await req.application.casesDirectory.get(db: req.db, now: req.now)
-        let rules = directory.rules.map { key, department -> RuleRow in
-            let category = key.category == "*" ? (t["all_categories"] ?? "*")
-                : directory.categories[key.category].map { english ? $0.nameEn : $0.name } ?? key.category
-            let region = key.regionID.flatMap { directory.regions[$0] }.map { english ? $0.nameEn : $0.name } ?? (t["all_regions"] ?? "")
-            let info = directory.departments[department]
-            return RuleRow(category: category, region: region, department: (english ? info?.nameEn : info?.name) ?? "—")
-        }.sorted { ($0.region, $0.category) < ($1.region, $1.category) }
-        let config = req.application.casesConfig
+        let departmentList = directory.departments.values.sorted { $0.code < $1.code }
+        func departmentOptions(_ selected: String) -> [Option] {
+            departmentList.map {
+                Option(value: $0.code, label: (english ? $0.nameEn : $0.name) + "（\($0.code)）", selected: $0.code == selected)
+            }
+        }
+        func fill(_ template: String?, _ value: String) -> String { (template ?? "%@").replacingOccurrences(of: "%@", with: value) }
+        let rules = try await RoutingRulesController.all(db: req.db, directory: directory).map { rule -> RuleRow in
+            let category = rule.category == "*" ? (t["all_categories"] ?? "*")
+                : directory.categories[rule.category].map { (english ? $0.nameEn : $0.name) + "（\(rule.category)）" } ?? rule.category
+            let region = rule.region.map { (english ? $0.nameEn : $0.name) + "（\($0.code)）" } ?? (t["all_regions"] ?? "")
+            let id = rule.id.uuidString
+            let posted = postedDepartments[id]
+            let name = region + " · " + category
+            return RuleRow(
+                id: id, category: category, region: region,
+                department: (english ? rule.department.nameEn : rule.department.name) + "（\(rule.department.code)）",
+                departments: departmentOptions(posted ?? rule.department.code), changeLabel: fill(t["rule_change_label"], name),
+                changeButton: fill(t["rule_change_button"], name), deleteButton: fill(t["rule_delete_button"], name),
+                deletable: !(rule.category == "*" && rule.region == nil), invalid: invalid.contains("rule_\(id)_department"))
+        }
+        let categoryList = directory.categories.values.sorted { $0.code < $1.code }
+        let ruleForm = RuleForm(
+            categories: [Option(value: "*", label: t["all_categories"] ?? "*", selected: postedRule?.category == "*")]
+                + categoryList.map {
+                    Option(value: $0.code, label: (english ? $0.nameEn : $0.name) + "（\($0.code)）", selected: postedRule?.category == $0.code)
+                },
+            region: postedRule?.region ?? "", departments: departmentOptions(postedRule?.department ?? ""),
+            categoryInvalid: invalid.contains("rule_category"), regionInvalid: invalid.contains("rule_region"),
+            departmentInvalid: invalid.contains("rule_department"))
+        let reporting = try await controller.reportingView(req)
         let page = SettingsPage(
             admin: principal.isSystemAdmin, flash: CasePages().takeFlash(req), errors: errors,
             slaVersion: versionText(t, version: sla.version, at: sla.updatedAt, by: sla.updatedBy), sla: slaRows,
@@ -357,8 +430,13 @@ struct CaseAdminPages: RouteCollection {
                     name: source.name, nameEn: source.nameEn, codeInvalid: invalid.contains("source_\(index)_code"),
                     nameInvalid: invalid.contains("source_\(index)_name"), nameEnInvalid: invalid.contains("source_\(index)_nameEn"))
             },
-            rules: rules, duplicateMeters: String(format: "%g", config.duplicateMeters),
-            duplicateHours: String(format: "%g", config.duplicateHours), points: config.pointsPerValidReport)
+            rules: rules, ruleForm: ruleForm,
+            reportingVersion: versionText(t, version: reporting.version, at: reporting.updatedAt, by: reporting.updatedBy),
+            duplicateMeters: postedReporting?.meters ?? String(format: "%g", reporting.duplicates.meters ?? 0),
+            duplicateHours: postedReporting?.hours ?? String(format: "%g", reporting.duplicates.hours ?? 0),
+            points: postedReporting?.points ?? String(reporting.points.perValidReport ?? 0),
+            metersInvalid: invalid.contains("dup_meters"), hoursInvalid: invalid.contains("dup_hours"),
+            pointsInvalid: invalid.contains("points_per_report"))
         return try await req.renderPage("cases/settings", titleKey: "settings_title", strings: Self.strings, page: page, status: status)
     }
 
@@ -479,6 +557,132 @@ struct CaseAdminPages: RouteCollection {
                 req, principal: principal, postedSources: rows.map(\.source), errors: errors, status: problem.status)
         }
         return req.redirect(to: "/staff/cases/settings", redirectType: .normal)
+    }
+}
+
+extension CaseAdminPages {
+    // MARK: duplicates and points
+
+    struct ReportingForm: Content {
+        var meters: String?
+        var hours: String?
+        var points: String?
+    }
+
+    /// POST /staff/cases/settings/duplicates-points — system administrators: the three values as a new version.
+    @Sendable func saveReporting(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
+        try req.verifyCSRF()
+        guard principal.isSystemAdmin else { throw Problem.forbidden }
+        let form = (try? req.content.decode(ReportingForm.self)) ?? ReportingForm()
+        let t = Self.strings.table(for: req.preferences.language)
+        let labels = [
+            "dup_meters": t["duplicates_meters"] ?? "", "dup_hours": t["duplicates_hours"] ?? "",
+            "points_per_report": t["points_per_report"] ?? "",
+        ]
+        func number(_ raw: String?) -> String { raw?.trimmingCharacters(in: .whitespaces) ?? "" }
+        let meters = number(form.meters), hours = number(form.hours), points = number(form.points)
+        // Text that is not a number is named here; the ranges are the API's validation.
+        var errors: [FieldError] = []
+        if Double(meters) == nil { errors.append(FieldError(field: "dup_meters", message: labels["dup_meters"]! + "：" + (t["error_not_number"] ?? ""))) }
+        if Double(hours) == nil { errors.append(FieldError(field: "dup_hours", message: labels["dup_hours"]! + "：" + (t["error_not_number"] ?? ""))) }
+        if Int(points) == nil {
+            errors.append(FieldError(field: "points_per_report", message: labels["points_per_report"]! + "：" + (t["error_not_number"] ?? "")))
+        }
+        let posted = ReportingForm(meters: meters, hours: hours, points: points)
+        if !errors.isEmpty {
+            return try await renderSettings(
+                req, principal: principal, postedReporting: posted, errors: errors, status: .unprocessableEntity)
+        }
+        let body = ReportingSettings.Body(
+            duplicates: .init(meters: Double(meters), hours: Double(hours)), points: .init(perValidReport: Int(points)))
+        do {
+            let row = try await CaseSettingsController.saveReporting(body, principal: principal, app: req.application, db: req.db)
+            CasePages().flash(req, "success", (t["flash_saved"] ?? "") + String(row.version))
+        } catch let problem as Problem where problem.status == .unprocessableEntity || problem.status == .conflict {
+            let anchors = ["duplicates.meters": "dup_meters", "duplicates.hours": "dup_hours", "points.perValidReport": "points_per_report"]
+            let errors = problem.errors.isEmpty
+                ? [FieldError(field: "dup_meters", message: problem.detail ?? problem.title)]
+                : problem.errors.map { error in
+                    let anchor = anchors[error.field] ?? "dup_meters"
+                    return FieldError(field: anchor, message: (labels[anchor] ?? error.field) + "：" + error.message)
+                }
+            return try await renderSettings(req, principal: principal, postedReporting: posted, errors: errors, status: problem.status)
+        }
+        return req.redirect(to: "/staff/cases/settings#duplicates-heading", redirectType: .normal)
+    }
+
+    // MARK: routing rules
+
+    struct RuleFormBody: Content {
+        var category: String?
+        var region: String?
+        var department: String?
+    }
+
+    /// A 422/409 from the routing-rule API as page errors: `field` → the element id (without `f-`).
+    func ruleErrors(_ problem: Problem, anchor: (String) -> String, t: [String: String]) -> [FieldError] {
+        let labels = [
+            "category": t["rule_field_category"] ?? "", "region": t["rule_field_region"] ?? "",
+            "department": t["rule_field_department"] ?? "",
+        ]
+        guard !problem.errors.isEmpty else {
+            return [FieldError(field: anchor(problem.status == .conflict ? "category" : "department"), message: problem.detail ?? problem.title)]
+        }
+        return problem.errors.map { FieldError(field: anchor($0.field), message: (labels[$0.field] ?? $0.field) + "：" + $0.message) }
+    }
+
+    /// POST /staff/cases/settings/routing-rules — system administrators: adds a rule (category, region code, department).
+    @Sendable func addRule(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
+        try req.verifyCSRF()
+        guard principal.isSystemAdmin else { throw Problem.forbidden }
+        let form = (try? req.content.decode(RuleFormBody.self)) ?? RuleFormBody()
+        let body = RoutingRulesController.RuleRequest(category: form.category, region: form.region, department: form.department)
+        let t = Self.strings.table(for: req.preferences.language)
+        do {
+            _ = try await RoutingRulesController.create(body, principal: principal, app: req.application, db: req.db)
+            CasePages().flash(req, "success", t["flash_rule_added"] ?? "")
+        } catch let problem as Problem where problem.status == .unprocessableEntity || problem.status == .conflict {
+            return try await renderSettings(
+                req, principal: principal, postedRule: body, errors: ruleErrors(problem, anchor: { "rule_\($0)" }, t: t),
+                status: problem.status)
+        }
+        return req.redirect(to: "/staff/cases/settings#rules-heading", redirectType: .normal)
+    }
+
+    /// POST /staff/cases/settings/routing-rules/{id} — system administrators: changes the rule's department.
+    @Sendable func changeRule(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
+        try req.verifyCSRF()
+        guard principal.isSystemAdmin else { throw Problem.forbidden }
+        let reference = req.parameters.get("rule")
+        let rule = try await RoutingRulesController.find(reference, db: req.db)
+        let id = try rule.requireID().uuidString
+        let department = (try? req.content.decode(RuleFormBody.self))?.department ?? ""
+        let body = RoutingRulesController.RuleRequest(
+            category: rule.category, region: rule.regionID?.uuidString, department: department)
+        let t = Self.strings.table(for: req.preferences.language)
+        do {
+            _ = try await RoutingRulesController.update(reference, body, principal: principal, app: req.application, db: req.db)
+            CasePages().flash(req, "success", t["flash_rule_changed"] ?? "")
+        } catch let problem as Problem where problem.status == .unprocessableEntity || problem.status == .conflict {
+            return try await renderSettings(
+                req, principal: principal, postedDepartments: [id: department],
+                errors: ruleErrors(problem, anchor: { _ in "rule_\(id)_department" }, t: t), status: problem.status)
+        }
+        return req.redirect(to: "/staff/cases/settings#rules-heading", redirectType: .normal)
+    }
+
+    /// POST /staff/cases/settings/routing-rules/{id}/delete — system administrators.
+    @Sendable func deleteRule(req: Request) async throws -> Response {
+        guard let principal = req.auth.get(Principal.self) else { return req.loginRedirect() }
+        try req.verifyCSRF()
+        guard principal.isSystemAdmin else { throw Problem.forbidden }
+        try await RoutingRulesController.delete(req.parameters.get("rule"), principal: principal, app: req.application, db: req.db)
+        let t = Self.strings.table(for: req.preferences.language)
+        CasePages().flash(req, "success", t["flash_rule_deleted"] ?? "")
+        return req.redirect(to: "/staff/cases/settings#rules-heading", redirectType: .normal)
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 import TongbanCore
 import Vapor
 
-/// `/api/v1/cases/settings/…`: the SLA table and the supervision task sources. Staff read them; system
+/// `/api/v1/cases/settings/…`: the SLA table, the supervision task sources and the duplicate window and points. Staff read them; system
 /// administrators change them (each change a new version, audited); new cases and new deadlines use the
 /// version in force.
 struct CaseSettingsController: RouteCollection {
@@ -32,6 +32,14 @@ struct CaseSettingsController: RouteCollection {
         var items: [Item]?
     }
 
+    struct ReportingView: Content {
+        var version: Int
+        var updatedAt: Date?
+        var updatedBy: String?
+        var duplicates: ReportingSettings.Duplicates
+        var points: ReportingSettings.Points
+    }
+
     struct VersionView: Content {
         var version: Int
         var updatedAt: Date
@@ -45,9 +53,12 @@ struct CaseSettingsController: RouteCollection {
         settings.put("sla", use: updateSLA)
         settings.get("task-sources", use: taskSources)
         settings.put("task-sources", use: updateTaskSources)
+        settings.get("duplicates-points", use: reporting)
+        settings.put("duplicates-points", use: updateReporting)
         // Explicit paths: the router does not fall back from a constant segment to a parameter.
         settings.get("sla", "versions", use: versions)
         settings.get("task-sources", "versions", use: versions)
+        settings.get("duplicates-points", "versions", use: versions)
     }
 
     static func requireStaff(_ req: Request) throws -> Principal {
@@ -145,6 +156,41 @@ struct CaseSettingsController: RouteCollection {
             kind: "task_sources", body: try CaseSettingsService.encode(sources), principal: principal)
     }
 
+    func reportingView(_ req: Request) async throws -> ReportingView {
+        let row = try await CaseSettingsService.latest("duplicates_points", db: req.db)
+        let settings = ReportingSettings.from(row.flatMap { ReportingSettings.decode($0.body) }, defaults: req.application.casesConfig)
+        return ReportingView(
+            version: row?.version ?? 0, updatedAt: row?.createdAt, updatedBy: row?.actorName,
+            duplicates: .init(meters: settings.meters, hours: settings.hours), points: .init(perValidReport: settings.pointsPerValidReport))
+    }
+
+    /// GET /api/v1/cases/settings/duplicates-points — staff: `{"version","duplicates":{"meters","hours"},
+    /// "points":{"perValidReport"}}` (version 0: the environment's values).
+    @Sendable func reporting(req: Request) async throws -> ReportingView {
+        _ = try Self.requireStaff(req)
+        return try await reportingView(req)
+    }
+
+    /// PUT /api/v1/cases/settings/duplicates-points — system administrators; values not named keep theirs.
+    @Sendable func updateReporting(req: Request) async throws -> ReportingView {
+        let principal = try Self.requireAdmin(req)
+        let body = try req.content.decode(ReportingSettings.Body.self)
+        _ = try await Self.saveReporting(body, principal: principal, app: req.application, db: req.db)
+        return try await reportingView(req)
+    }
+
+    /// Validates (meters 0–5000, hours 1–720, points 0–1000) and saves a new version (API and page).
+    static func saveReporting(
+        _ body: ReportingSettings.Body, principal: Principal, app: Application, db: any Database
+    ) async throws -> CaseSettingRow {
+        let current = ReportingSettings.from(
+            try await CaseSettingsService.latest("duplicates_points", db: db).flatMap { ReportingSettings.decode($0.body) },
+            defaults: app.casesConfig)
+        let updated = try current.applying(body)
+        return try await CaseSettingsService(app: app, db: db).save(
+            kind: "duplicates_points", body: try CaseSettingsService.encode(updated.body), principal: principal)
+    }
+
     /// GET /api/v1/cases/settings/sla/versions and …/task-sources/versions — staff: every version, newest first.
     @Sendable func versions(req: Request) async throws -> [VersionView] {
         _ = try Self.requireStaff(req)
@@ -152,6 +198,7 @@ struct CaseSettingsController: RouteCollection {
         switch req.url.path.split(separator: "/").dropLast().last {
         case "sla": kind = "sla"
         case "task-sources": kind = "task_sources"
+        case "duplicates-points": kind = "duplicates_points"
         default: throw Problem.notFound("Settings", type: "/problems/case-settings-not-found")
         }
         let rows = try await CaseSettingRow.query(on: req.db).filter(\.$kind == kind).sort(\.$version, .descending).all()

@@ -253,7 +253,7 @@ struct CaseActions: Sendable {
                 record.evaluation = nil
                 details["valid"] = String(record.valid ?? true)
                 try await closeDuplicates(of: record, now: now, tx: tx)
-                try await awardPoints(record, now: now, tx: tx)
+                try await awardPoints(record, now: now, tx: tx, directory: directory)
             case .evaluate:
                 let internalTask = record.reporterKind != AccountKind.person.rawValue
                 let allowed = record.reporterID == principal.userID
@@ -300,8 +300,9 @@ struct CaseActions: Sendable {
     }
 
     /// An in-app message to the resident who reported the case (internal tasks and anonymous Open311
-    /// reports have none), written in the action's transaction, with an SMS copy to their phone (delivered by
-    /// the `notifications.send` job; the development sender logs it to `<data dir>/outbox.log`, number masked).
+    /// reports have none), written in the action's transaction, with an SMS copy to their phone and a push copy
+    /// to their registered app devices (delivered by the `notifications.send` job; the development sender logs
+    /// them to `<data dir>/outbox.log`, number and token masked).
     private func notifyReporter(
         _ record: CaseRecord, _ template: String, note: String?, directory: CasesDirectory, tx: any Database
     ) async throws {
@@ -312,7 +313,7 @@ struct CaseActions: Sendable {
         ]
         if let note, !note.isEmpty { parameters["note"] = String(note.prefix(500)) }
         try await Notifier.notify(
-            userID: reporter, template: template, parameters: parameters, channels: [.inbox, .sms], tx: tx, clock: app.clock)
+            userID: reporter, template: template, parameters: parameters, channels: [.inbox, .sms, .push], tx: tx, clock: app.clock)
     }
 
     private func restartResponse(_ record: CaseRecord, now: Date, tx: any Database, table: SLATable) async throws {
@@ -371,8 +372,8 @@ struct CaseActions: Sendable {
             .set(\.$closedAt, to: now).set(\.$updatedAt, to: now).update()
     }
 
-    private func awardPoints(_ record: CaseRecord, now: Date, tx: any Database) async throws {
-        let points = app.casesConfig.pointsPerValidReport
+    private func awardPoints(_ record: CaseRecord, now: Date, tx: any Database, directory: CasesDirectory) async throws {
+        let points = directory.reporting(app.casesConfig).pointsPerValidReport
         guard record.valid == true, points > 0, record.reporterKind == AccountKind.person.rawValue,
             let reporter = record.reporterID
         else { return }

@@ -147,13 +147,20 @@ enum CaseMediaFetch {
         }
         // Plain http connects to the address just checked (the Host header keeps the name); https needs the
         // name for the certificate, so it resolves again (a DNS-rebinding window that the check cannot close).
-        var target = components
+        // For http the URL is built by hand (the checked address, IPv6 in brackets, the port, the path and query as
+        // given), so it does not depend on how a Foundation version treats a bracketed IPv6 `host`.
         var headers = HTTPHeaders()
+        var plain = components
+        plain.fragment = nil
+        guard var url = plain.string else { throw Failure("not an http or https URL") }
         if scheme == "http" {
-            target.host = first.count == 16 ? "[\(format(first))]" : format(first)
-            headers.add(name: "Host", value: components.port.map { "\(rawHost):\($0)" } ?? rawHost)
+            let address = first.count == 16 ? "[\(format(first))]" : format(first)
+            let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+            url = "http://\(address):\(port)\(path)" + (components.percentEncodedQuery.map { "?\($0)" } ?? "")
+            // An IPv6 literal keeps its brackets in the Host header (RFC 9110 §7.2).
+            let hostName = host.contains(":") ? "[\(host)]" : host
+            headers.add(name: "Host", value: components.port.map { "\(hostName):\($0)" } ?? hostName)
         }
-        guard let url = target.string else { throw Failure("not an http or https URL") }
         headers.add(name: "User-Agent", value: "Tongban-Open311-media/1")
         headers.add(name: "Accept", value: "image/png, image/jpeg, image/gif, image/webp")
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
@@ -162,9 +169,10 @@ enum CaseMediaFetch {
         configuration.timeout = .init(connect: limit, read: limit)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let requestHeaders = headers
+        let requestURL = url
         do {
             let result = try await withThrowingTaskGroup(of: (Data, ImageKind)?.self) { group in
-                group.addTask { try await download(client, url: url, headers: requestHeaders, maxBytes: maxBytes, timeout: limit) }
+                group.addTask { try await download(client, url: requestURL, headers: requestHeaders, maxBytes: maxBytes, timeout: limit) }
                 group.addTask {
                     try await Task.sleep(nanoseconds: UInt64(max(0.1, timeout) * 1_000_000_000))
                     return nil

@@ -182,8 +182,8 @@ struct CaseService: Sendable {
             responseDueAt: policy.response.deadline(from: now, calendar: calendar),
             resolutionDueAt: policy.resolution.deadline(from: now, calendar: calendar), mediaUrl: input.mediaUrl,
             reporterGrid: reporterGrid,
-            duplicateMeters: lat != nil && lon != nil && type != .supervision ? config.duplicateMeters : 0,
-            duplicateSince: now.addingTimeInterval(-config.duplicateHours * 3600), now: now, directory: directory)
+            duplicateMeters: lat != nil && lon != nil && type != .supervision ? directory.reporting(config).meters : 0,
+            duplicateSince: now.addingTimeInterval(-directory.reporting(config).hours * 3600), now: now, directory: directory)
         if grouped {
             // Concurrent reports share one write transaction (``CaseWriter``).
             return try await app.caseWriter.submit(prepared)

@@ -239,3 +239,84 @@ struct CaseSettingsService: Sendable {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
+
+/// The duplicate window and the points per valid report (kind `duplicates_points`). Without a stored
+/// version the server's environment values apply (`TONGBAN_CASES_DUPLICATE_METERS`, `…_HOURS`,
+/// `TONGBAN_CASES_POINTS`, read into ``CasesConfig``); a stored version fixes all three.
+struct ReportingSettings: Sendable, Equatable {
+    /// Reports of the same category within this distance (metres; 0 turns duplicate detection off) …
+    var meters: Double
+    /// … and this many hours of an open case are linked to it.
+    var hours: Double
+    var pointsPerValidReport: Int
+
+    static let metersRange = 0.0...5000.0
+    static let hoursRange = 1.0...720.0
+    static let pointsRange = 0...1000
+
+    init(meters: Double, hours: Double, pointsPerValidReport: Int) {
+        self.meters = meters
+        self.hours = hours
+        self.pointsPerValidReport = pointsPerValidReport
+    }
+
+    init(_ config: CasesConfig) {
+        self.init(meters: config.duplicateMeters, hours: config.duplicateHours, pointsPerValidReport: config.pointsPerValidReport)
+    }
+
+    struct Duplicates: Content, Equatable {
+        var meters: Double?
+        var hours: Double?
+    }
+
+    struct Points: Content, Equatable {
+        var perValidReport: Int?
+    }
+
+    /// The stored / shown form: `{"duplicates":{"meters","hours"},"points":{"perValidReport"}}`.
+    struct Body: Content, Equatable {
+        var duplicates: Duplicates?
+        var points: Points?
+    }
+
+    var body: Body {
+        Body(duplicates: Duplicates(meters: meters, hours: hours), points: Points(perValidReport: pointsPerValidReport))
+    }
+
+    /// These settings with the values `body` names changed; 422 names every bad field.
+    func applying(_ body: Body) throws -> ReportingSettings {
+        var errors: [FieldError] = []
+        var result = self
+        if body.duplicates?.meters == nil && body.duplicates?.hours == nil && body.points?.perValidReport == nil {
+            throw Problem.validation([FieldError(field: "duplicates", message: "give duplicates.meters, duplicates.hours and/or points.perValidReport")])
+        }
+        if let meters = body.duplicates?.meters {
+            if meters.isFinite && Self.metersRange.contains(meters) { result.meters = meters } else {
+                errors.append(FieldError(field: "duplicates.meters", message: "must be from 0 to 5000 (0 turns duplicate detection off)"))
+            }
+        }
+        if let hours = body.duplicates?.hours {
+            if hours.isFinite && Self.hoursRange.contains(hours) { result.hours = hours } else {
+                errors.append(FieldError(field: "duplicates.hours", message: "must be from 1 to 720"))
+            }
+        }
+        if let points = body.points?.perValidReport {
+            if Self.pointsRange.contains(points) { result.pointsPerValidReport = points } else {
+                errors.append(FieldError(field: "points.perValidReport", message: "must be from 0 to 1000"))
+            }
+        }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+        return result
+    }
+
+    /// The settings in force: a stored body over the environment's defaults.
+    static func from(_ stored: Body?, defaults config: CasesConfig) -> ReportingSettings {
+        let defaults = ReportingSettings(config)
+        guard let stored else { return defaults }
+        return ReportingSettings(
+            meters: stored.duplicates?.meters ?? defaults.meters, hours: stored.duplicates?.hours ?? defaults.hours,
+            pointsPerValidReport: stored.points?.perValidReport ?? defaults.pointsPerValidReport)
+    }
+
+    static func decode(_ json: String) -> Body? { try? JSONDecoder().decode(Body.self, from: Data(json.utf8)) }
+}

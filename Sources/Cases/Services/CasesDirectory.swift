@@ -24,6 +24,9 @@ struct CasesDirectory: Sendable {
     var slaVersion = 0
     var taskSources: [TaskSource] = TaskSource.defaults
     var taskSourcesVersion = 0
+    /// The administrators' duplicate window and points (nil: none stored, the environment's values apply).
+    var reportingBody: ReportingSettings.Body?
+    var reportingVersion = 0
 
     struct GridInfo: Sendable {
         var id: UUID
@@ -89,8 +92,15 @@ struct CasesDirectory: Sendable {
             loaded.taskSources = sources
             loaded.taskSourcesVersion = row.version
         }
+        if let row = try await CaseSettingsService.latest("duplicates_points", db: db), let body = ReportingSettings.decode(row.body) {
+            loaded.reportingBody = body
+            loaded.reportingVersion = row.version
+        }
         return loaded
     }
+
+    /// The duplicate window and points in force (`config`: the environment's defaults).
+    func reporting(_ config: CasesConfig) -> ReportingSettings { ReportingSettings.from(reportingBody, defaults: config) }
 
     /// The region and its ancestors, nearest first.
     func chain(from regionID: UUID?) -> [RegionInfo] {
