@@ -40,6 +40,7 @@ public enum TongbanApp {
         }
         SQLiteDurability.synchronous = config.sqliteSynchronous
         SQLiteDurability.walAutocheckpoint = config.sqliteWalAutocheckpoint
+        SQLiteDurability.cacheSizeKiB = config.sqliteCacheMiB * 1024
         app.keyVault = try KeyVault.load(environment: ProcessInfo.processInfo.environment, dataDirectory: config.dataDirectory)
         try database.configure(app)
 

@@ -61,6 +61,10 @@ struct PagingAndProblemTests {
             host: "0.0.0.0",
             environment: ["DATABASE_URL": "sqlite::memory:", "TONGBAN_LOGIN_IP_LIMIT": "7", "TONGBAN_SQLITE_WAL_AUTOCHECKPOINT": "8000"])
         #expect(config?.sqliteWalAutocheckpoint == 8000)
+        #expect(config?.sqliteCacheMiB == 64)
+        #expect(throws: TongbanConfig.InvalidSetting.self) {
+            try TongbanConfig.fromEnvironment(environment: ["TONGBAN_SQLITE_CACHE_MB": "0"])
+        }
         #expect(config?.databaseURL == "sqlite::memory:")
         #expect(config?.loginFailuresPerIPPerMinute == 7)
         #expect(config?.cookieSecure == true)

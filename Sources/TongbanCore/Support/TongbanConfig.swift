@@ -45,6 +45,8 @@ public struct TongbanConfig: Sendable {
     /// Pages of write-ahead log after which a SQLite commit copies the log back into the database file
     /// (`TONGBAN_SQLITE_WAL_AUTOCHECKPOINT`, 100–100000, default 1000 as SQLite's own default).
     public var sqliteWalAutocheckpoint: Int = 1000
+    /// SQLite page cache per connection in MiB (`TONGBAN_SQLITE_CACHE_MB`, 2–4096, default 64; SQLite's own default is 2).
+    public var sqliteCacheMiB: Int = 64
     /// The audit log's origin: the first line of its checkpoints and its key name (`TONGBAN_AUDIT_ORIGIN`).
     public var auditOrigin: String = "tongban.local/audit"
     /// Seconds between periodic signed checkpoints of the audit log (`TONGBAN_AUDIT_CHECKPOINT_SECONDS`, default 60).
@@ -148,6 +150,7 @@ public struct TongbanConfig: Sendable {
             config.sqliteSynchronous = sync
         }
         config.sqliteWalAutocheckpoint = try int("TONGBAN_SQLITE_WAL_AUTOCHECKPOINT", 100...100_000) ?? config.sqliteWalAutocheckpoint
+        config.sqliteCacheMiB = try int("TONGBAN_SQLITE_CACHE_MB", 2...4096) ?? config.sqliteCacheMiB
         config.catalogueCacheSeconds = try int("TONGBAN_CATALOGUE_CACHE_SECONDS", 0...3600) ?? config.catalogueCacheSeconds
         if let origin = environment["TONGBAN_AUDIT_ORIGIN"] {
             guard !origin.isEmpty, origin.count <= 200, !origin.contains(where: { $0.isWhitespace || $0 == "+" }) else {

@@ -52,6 +52,15 @@ public enum SQLiteDurability {
         set { checkpointPages.withLockedValue { $0 = min(100_000, max(100, newValue)) } }
     }
 
+    private static let cacheKiB = NIOLockedValueBox(65_536)
+
+    /// SQLite's page cache per connection in KiB (`PRAGMA cache_size = -N`), applied with `synchronous`. SQLite's
+    /// own default is 2 MiB, less than the indexes a busy write path touches.
+    public static var cacheSizeKiB: Int {
+        get { cacheKiB.withLockedValue { $0 } }
+        set { cacheKiB.withLockedValue { $0 = min(4_194_304, max(2_048, newValue)) } }
+    }
+
     /// The level each pooled connection was last set to, so that the pragma runs once per connection (and
     /// again only if the level changes) instead of before every write transaction. Held weakly: a closed
     /// connection's entry lapses, and a new connection at the same address is not mistaken for it.
@@ -64,7 +73,7 @@ public enum SQLiteDurability {
 
     /// Sets `synchronous` on `connection` unless it already runs at that level.
     static func apply(to connection: SQLiteConnection) async throws {
-        let wanted = synchronous + "/" + String(walAutocheckpoint)
+        let wanted = synchronous + "/" + String(walAutocheckpoint) + "/" + String(cacheSizeKiB)
         let key = ObjectIdentifier(connection)
         let current = applied.withLockedValue { map -> String? in
             guard let entry = map[key], entry.connection === connection else { return nil }
@@ -73,6 +82,7 @@ public enum SQLiteDurability {
         guard current != wanted else { return }
         _ = try await connection.query("PRAGMA synchronous = " + synchronous)
         _ = try await connection.query("PRAGMA wal_autocheckpoint = " + String(walAutocheckpoint))
+        _ = try await connection.query("PRAGMA cache_size = -" + String(cacheSizeKiB))
         applied.withLockedValue { map in
             map = map.filter { $0.value.connection != nil }
             map[key] = AppliedLevel(connection: connection, level: wanted)
