@@ -102,3 +102,16 @@ struct ResponseCacheTests {
         #expect(cache.response(for: "k") == nil)
     }
 }
+
+@Suite("Hex")
+struct HexTests {
+    @Test func encodesAndDecodes_andRefusesWhatIsNotHex() {
+        let bytes: [UInt8] = [0x00, 0x0f, 0xa0, 0xff, 0x5c]
+        #expect(Hex.encode(bytes) == "000fa0ff5c")
+        #expect(Hex.decode("000fa0ff5c") == bytes)
+        #expect(Hex.decode("000FA0FF5C") == bytes)
+        #expect(Hex.decode("") == [])
+        for bad in ["0", "0g", "zz", "00 1", "é0"] { #expect(Hex.decode(bad) == nil) }
+        #expect(Hex.sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}

@@ -217,9 +217,7 @@ enum CaseConnectors {
     // MARK: secrets and signatures
 
     static func newSecret() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return "tbc_" + bytes.map { String(format: "%02x", $0) }.joined()
+        "tbc_" + SymmetricKey(size: .bits256).withUnsafeBytes { Hex.encode($0) }
     }
 
     static func seal(_ secret: String, app: Application) throws -> String {
@@ -232,11 +230,15 @@ enum CaseConnectors {
 
     /// `sha256=<hex>` over `"<timestamp>.<body>"`.
     static func signature(secret: Data, timestamp: String, body: Data) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: signedMessage(timestamp: timestamp, body: body), using: SymmetricKey(data: secret))
+        return "sha256=" + Hex.encode(mac)
+    }
+
+    static func signedMessage(timestamp: String, body: Data) -> Data {
         var message = Data(timestamp.utf8)
         message.append(UInt8(ascii: "."))
         message.append(body)
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: secret))
-        return "sha256=" + Data(mac).map { String(format: "%02x", $0) }.joined()
+        return message
     }
 
     /// Checks the request's timestamp and signature; throws 401 problems.
@@ -250,20 +252,14 @@ enum CaseConnectors {
         guard abs(now.timeIntervalSince1970 - seconds) <= maxSkew else {
             throw unauthorized("The timestamp is more than 5 minutes off the server's clock.")
         }
-        let expected = Self.signature(secret: secret, timestamp: timestamp, body: body)
-        guard constantTimeEqual(Array(expected.utf8), Array(signature.trimmingCharacters(in: .whitespaces).lowercased().utf8)) else {
+        // swift-crypto compares the code in constant time.
+        let provided = signature.trimmingCharacters(in: .whitespaces)
+        guard provided.lowercased().hasPrefix("sha256="), let mac = Hex.decode(String(provided.dropFirst(7))), mac.count == 32,
+            HMAC<SHA256>.isValidAuthenticationCode(
+                mac, authenticating: signedMessage(timestamp: timestamp, body: body), using: SymmetricKey(data: secret))
+        else {
             throw unauthorized("The signature does not match.")
         }
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for index in 0..<max(a.count, b.count) {
-            let x = index < a.count ? a[index] : 0
-            let y = index < b.count ? b[index] : 0
-            difference |= x ^ y
-        }
-        return difference == 0
     }
 
     static func unauthorized(_ detail: String) -> Problem {
