@@ -236,10 +236,9 @@ public struct ConsentService: Sendable {
         }
     }
 
+    /// Compares the SHA-256 digests of the two codes: swift-crypto's digest equality runs in constant time.
     func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+        SHA256.hash(data: Data(a.utf8)) == SHA256.hash(data: Data(b.utf8))
     }
 
     public struct Clarity: Content {
